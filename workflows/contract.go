@@ -1,0 +1,118 @@
+// Package workflows holds deterministic Temporal code only: the runbook
+// interpreter workflow and its signal/query/update handlers. It imports the
+// runbook DSL and nothing that talks to the outside world.
+package workflows
+
+import (
+	"time"
+
+	"github.com/keyresponse/runbook/runbooks"
+)
+
+// Names shared by the workflow, the CLI and the trigger consumer.
+const (
+	// IncidentWorkflowName is the one workflow type that interprets every runbook.
+	IncidentWorkflowName = "runbook.incident"
+	// DefaultTaskQueue is where the worker listens unless configured otherwise.
+	DefaultTaskQueue = "runbook"
+
+	QueryState     = "state"    // returns IncidentState
+	UpdateApprove  = "approve"  // Decision
+	UpdateDeny     = "deny"     // Decision
+	UpdateAbort    = "abort"    // Decision
+	SignalEvidence = "evidence" // Evidence: later events for a running incident
+)
+
+// IncidentInput is the whole input of the interpreter workflow. The runbook
+// definition and its content hash travel here, so history records exactly
+// what ran; the workflow never reads files, clocks or the environment.
+type IncidentInput struct {
+	IncidentID string           `json:"incident_id"`
+	Runbook    runbooks.Runbook `json:"runbook"`
+	// RunbookHash is the sha256 of the runbook's source file ("sha256:…").
+	RunbookHash string `json:"runbook_hash"`
+	// Inputs are the runbook inputs after defaults were applied.
+	Inputs map[string]any `json:"inputs,omitempty"`
+	// Event is the trigger event (CloudEvent as a map) when started by one.
+	Event map[string]any `json:"event,omitempty"`
+	// Actions holds side-effect class and compensation of every action used.
+	Actions map[string]runbooks.ActionMeta `json:"actions"`
+	// Approvers maps an approver group to the identities allowed to answer
+	// its gates; a group absent here accepts any identity.
+	Approvers map[string][]string `json:"approvers,omitempty"`
+	// Trigger says how the incident was started: "manual", "event", "drill".
+	Trigger string `json:"trigger"`
+	// StartedBy is the operator identity (manual) or event source.
+	StartedBy string `json:"started_by,omitempty"`
+	// HoldIrreversible makes every irreversible step wait for an approval
+	// (blast-radius limit exceeded); Reason says why.
+	HoldIrreversible       bool   `json:"hold_irreversible,omitempty"`
+	HoldIrreversibleReason string `json:"hold_irreversible_reason,omitempty"`
+}
+
+// Status of a step or of the whole incident.
+type Status string
+
+const (
+	StatusPending     Status = "pending"
+	StatusRunning     Status = "running"
+	StatusWaiting     Status = "waiting-approval"
+	StatusSucceeded   Status = "succeeded"
+	StatusFailed      Status = "failed"
+	StatusSkipped     Status = "skipped"
+	StatusAborted     Status = "aborted"
+	StatusDenied      Status = "denied"
+	StatusCompensated Status = "compensated"
+)
+
+// Decision is the payload of approve / deny / abort: who, and why.
+type Decision struct {
+	// Step names the gate; empty means "the gate that is waiting now".
+	Step     string `json:"step,omitempty"`
+	Identity string `json:"identity"`
+	Comment  string `json:"comment,omitempty"`
+}
+
+// Evidence is a later event signalled into a running incident.
+type Evidence struct {
+	EventID string         `json:"event_id"`
+	Subject string         `json:"subject,omitempty"`
+	Data    map[string]any `json:"data,omitempty"`
+}
+
+// StepState is one step as the `state` query reports it.
+type StepState struct {
+	ID         string              `json:"id"`
+	Kind       runbooks.StepKind   `json:"kind"`
+	Action     string              `json:"action,omitempty"`
+	Parent     string              `json:"parent,omitempty"` // parallel group id
+	SideEffect runbooks.SideEffect `json:"side_effect,omitempty"`
+	Status     Status              `json:"status"`
+	Attempts   int32               `json:"attempts,omitempty"`
+	StartedAt  *time.Time          `json:"started_at,omitempty"`
+	EndedAt    *time.Time          `json:"ended_at,omitempty"`
+	Outputs    map[string]any      `json:"outputs,omitempty"` // secrets redacted
+	Summary    string              `json:"summary,omitempty"`
+	Error      string              `json:"error,omitempty"`
+	// Approval gates: who decided and when.
+	DecidedBy string `json:"decided_by,omitempty"`
+	Comment   string `json:"comment,omitempty"`
+	// Compensation records the undo of this step, if it ran.
+	Compensation *StepState `json:"compensation,omitempty"`
+}
+
+// IncidentState is what the `state` query returns and what the workflow
+// returns as its result.
+type IncidentState struct {
+	IncidentID  string      `json:"incident_id"`
+	Runbook     string      `json:"runbook"`
+	RunbookHash string      `json:"runbook_hash"`
+	Status      Status      `json:"status"`
+	Trigger     string      `json:"trigger"`
+	StartedAt   time.Time   `json:"started_at"`
+	EndedAt     *time.Time  `json:"ended_at,omitempty"`
+	Steps       []StepState `json:"steps"`
+	Evidence    []Evidence  `json:"evidence,omitempty"`
+	Error       string      `json:"error,omitempty"`
+	AbortedBy   string      `json:"aborted_by,omitempty"`
+}
