@@ -3,6 +3,7 @@ package runbooks
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -26,6 +27,10 @@ func ParseDuration(s string) (Duration, error) {
 		var days int
 		if _, err := fmt.Sscanf(strings.TrimSuffix(s, "d"), "%d", &days); err != nil || fmt.Sprint(days)+"d" != s {
 			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		// Beyond ~290 years the nanosecond count would wrap around.
+		if days < 0 || days > int(math.MaxInt64/int64(24*time.Hour)) {
+			return 0, fmt.Errorf("invalid duration %q: out of range", s)
 		}
 		return Duration(time.Duration(days) * 24 * time.Hour), nil
 	}

@@ -18,6 +18,11 @@ type Scope struct {
 	Event    map[string]any       `json:"event"`
 	Steps    map[string]StepScope `json:"steps"`
 	Incident map[string]any       `json:"incident"` // id, runbook, trigger
+	// Params and Outputs are set only when rendering a compensation: the
+	// undone step's resolved params and its outputs (params.bot,
+	// outputs.key_id in CompensationSpec.With and a step's compensate.with).
+	Params  map[string]any `json:"params,omitempty"`
+	Outputs map[string]any `json:"outputs,omitempty"`
 }
 
 // StepScope is what later steps see of an earlier one: steps.<id>.status and
@@ -36,12 +41,19 @@ func (s Scope) env() map[string]any {
 		}
 		steps[id] = map[string]any{"status": st.Status, "outputs": outs}
 	}
-	return map[string]any{
+	env := map[string]any{
 		"inputs":   nonNil(s.Inputs),
 		"event":    nonNil(s.Event),
 		"steps":    steps,
 		"incident": nonNil(s.Incident),
 	}
+	if s.Params != nil {
+		env["params"] = s.Params
+	}
+	if s.Outputs != nil {
+		env["outputs"] = s.Outputs
+	}
+	return env
 }
 
 func nonNil(m map[string]any) map[string]any {
@@ -52,14 +64,22 @@ func nonNil(m map[string]any) map[string]any {
 }
 
 // ExprOptions are the expr-lang options every runbook expression compiles
-// with. Builtins that read the clock or the local time zone are disabled:
-// workflow code must be deterministic.
+// with. Workflow code must be deterministic: a replay has to compute exactly
+// what the first run did. So builtins that read the clock or the local time
+// zone (now, date, timezone) are disabled, and so are keys, values and
+// toPairs: they list a map in Go's map iteration order, which is randomised
+// per run, so `keys(inputs)[0]` could differ between the original run and a
+// replay and break the workflow (or silently pick another bot). Sorted access
+// (`sort(keys(m))`) is not worth that risk; index maps by name instead.
 func ExprOptions() []expr.Option {
 	return []expr.Option{
 		expr.AllowUndefinedVariables(),
 		expr.DisableBuiltin("now"),
 		expr.DisableBuiltin("date"),
 		expr.DisableBuiltin("timezone"),
+		expr.DisableBuiltin("keys"),
+		expr.DisableBuiltin("values"),
+		expr.DisableBuiltin("toPairs"),
 		expr.MaxNodes(2000),
 	}
 }

@@ -102,7 +102,10 @@ type StepState struct {
 }
 
 // IncidentState is what the `state` query returns and what the workflow
-// returns as its result.
+// returns as its result. The workflow returns it with a nil error whatever
+// the outcome (succeeded, failed, aborted, denied): Status says how it ended,
+// so callers always get the full record. A non-nil workflow error means the
+// interpreter itself broke, never that a runbook step failed.
 type IncidentState struct {
 	IncidentID  string      `json:"incident_id"`
 	Runbook     string      `json:"runbook"`
@@ -112,7 +115,22 @@ type IncidentState struct {
 	StartedAt   time.Time   `json:"started_at"`
 	EndedAt     *time.Time  `json:"ended_at,omitempty"`
 	Steps       []StepState `json:"steps"`
-	Evidence    []Evidence  `json:"evidence,omitempty"`
-	Error       string      `json:"error,omitempty"`
-	AbortedBy   string      `json:"aborted_by,omitempty"`
+	// Evidence keeps the most recent MaxEvidence signals; EvidenceDropped
+	// counts older ones that were let go so history stays bounded.
+	Evidence        []Evidence `json:"evidence,omitempty"`
+	EvidenceDropped int        `json:"evidence_dropped,omitempty"`
+	Error           string     `json:"error,omitempty"`
+	AbortedBy       string     `json:"aborted_by,omitempty"`
+}
+
+// MaxEvidence bounds IncidentState.Evidence.
+const MaxEvidence = 1000
+
+// AttemptDetail is an optional detail of an action's final error
+// (temporal.ApplicationErrorOptions.Details[0]): the attempt that failed.
+// Temporal's ActivityError carries no attempt count, so without it the
+// workflow records max attempts when retries ran out and leaves Attempts 0
+// ("unknown") for other failures.
+type AttemptDetail struct {
+	Attempt int32 `json:"attempt"`
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+func newDevCommand(g *globals) *cobra.Command {
+	var temporalPort, natsPort int
+	c := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole engine in one process: embedded Temporal (SQLite) and NATS JetStream, the worker",
+		Long: `dev starts, in this process and on 127.0.0.1: a Temporal server whose state is a SQLite file,
+a NATS server with JetStream on a file store, and the worker. State lives in the home
+directory (--home, RUNBOOK_HOME, default ~/.runbook), so incidents survive a restart.
+Other verbs find this engine with no flags through <home>/dev.json.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			home := g.homeDir()
+			if err := os.MkdirAll(home, 0o700); err != nil {
+				return err
+			}
+			ep := g.resolved()
+			stack, err := startDevStack(cmd.Context(), devOptions{
+				home:         home,
+				temporalPort: temporalPort,
+				natsPort:     natsPort,
+				taskQueue:    ep.TaskQueue,
+				console:      g.stdout,
+				allowedHosts: allowedHostsFromEnv(),
+				identity:     "runbook-dev",
+			})
+			if err != nil {
+				return err
+			}
+			defer stack.stop()
+			e := stack.endpoints()
+			e.PID = os.Getpid()
+			devFile := filepath.Join(home, "dev.json")
+			b, _ := json.MarshalIndent(e, "", "  ")
+			if err := os.WriteFile(devFile, b, 0o600); err != nil {
+				return fmt.Errorf("write %s: %w", devFile, err)
+			}
+			defer os.Remove(devFile)
+			fmt.Fprintf(g.stdout, `runbook dev is up (state in %s)
+  temporal   %s  namespace %s  (SQLite: %s)
+  nats       %s  (JetStream store: %s)
+  worker     task queue %q
+try, from another terminal:
+  runbook list
+  runbook exec demo-approval --input bot=bot-1 --wait
+  runbook approve demo-approval:bot-1
+Ctrl-C stops; state is kept for the next start.
+`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue)
+			<-cmd.Context().Done()
+			fmt.Fprintln(g.stdout, "runbook dev: stopping")
+			return nil
+		},
+	}
+	c.Flags().IntVar(&temporalPort, "temporal-port", 7233, "Temporal frontend port (0 = any free port)")
+	c.Flags().IntVar(&natsPort, "nats-port", 4222, "NATS client port (0 = any free port)")
+	return c
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/keyresponse/runbook/integrations/natsdev"
+	"github.com/keyresponse/runbook/integrations/temporaldev"
+)
+
+// devOptions configure the embedded stack of `runbook dev`.
+type devOptions struct {
+	home         string // state directory: temporal.db, nats/, logs
+	temporalPort int
+	natsPort     int
+	taskQueue    string
+	console      io.Writer
+	allowedHosts []string
+	identity     string
+}
+
+// devStack is everything `runbook dev` runs in one process.
+type devStack struct {
+	temporal *temporaldev.Server
+	nats     *natsdev.Server
+	client   client.Client
+	worker   worker.Worker
+	opts     devOptions
+}
+
+// startDevStack starts Temporal (SQLite file), NATS JetStream (file store)
+// and the worker, all on 127.0.0.1, with state under opts.home so a restart
+// picks up where it stopped.
+func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
+	s := &devStack{opts: o}
+	defer func() {
+		if err != nil {
+			s.stop()
+		}
+	}()
+	s.nats, err = natsdev.Start(natsdev.Options{Port: o.natsPort, StoreDir: filepath.Join(o.home, "nats")})
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w (is another server on port %d? try --nats-port)", err, o.natsPort)
+	}
+	s.temporal, err = temporaldev.Start(temporaldev.Options{
+		DBFile:       filepath.Join(o.home, "temporal.db"),
+		FrontendPort: o.temporalPort,
+		LogFile:      filepath.Join(o.home, "temporal.log"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("temporal: %w (is another server on port %d? try --temporal-port)", err, o.temporalPort)
+	}
+	s.client, err = dial(ctx, s.temporal.HostPort(), s.temporal.Namespace(), o.identity)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := buildRegistry(actionDeps{console: o.console, allowedHosts: o.allowedHosts})
+	if err != nil {
+		return nil, err
+	}
+	s.worker = newWorker(s.client, o.taskQueue, reg)
+	if err := s.worker.Start(); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	return s, nil
+}
+
+func (s *devStack) endpoints() endpoints {
+	return endpoints{Temporal: s.temporal.HostPort(), Namespace: s.temporal.Namespace(), NATS: s.nats.URL(), TaskQueue: s.opts.taskQueue}
+}
+
+// stop shuts down in reverse order: the worker first so no task is half
+// handed over, then the servers.
+func (s *devStack) stop() {
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.temporal != nil {
+		_ = s.temporal.Stop()
+	}
+	if s.nats != nil {
+		s.nats.Stop()
+	}
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/workflows"
+)
+
+func newExecCommand(g *globals) *cobra.Command {
+	var (
+		inputs    []string
+		eventFile string
+		wait      bool
+		id        string
+	)
+	c := &cobra.Command{
+		Use:   "exec RUNBOOK",
+		Short: "Start an incident running RUNBOOK (a shipped name or a YAML file)",
+		Example: `  runbook exec demo-approval --input bot=bot-1 --wait
+  runbook exec ./my-runbook.yaml --event breach.json --output json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.jsonOutput()
+			if err != nil {
+				return err
+			}
+			in, err := g.incidentInput(args[0], inputs, eventFile, id)
+			if err != nil {
+				return err
+			}
+			c, err := g.dialTemporal(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			run, err := startIncident(cmd.Context(), c, g.resolved().TaskQueue, in)
+			if err != nil {
+				return err
+			}
+			if !wait {
+				if asJSON {
+					return g.printJSON(map[string]string{"incident_id": run.GetID(), "run_id": run.GetRunID(), "runbook": in.Runbook.Name, "runbook_hash": in.RunbookHash})
+				}
+				fmt.Fprintf(g.stdout, "started incident %s (runbook %s, %s)\nfollow it: runbook status %s\n", run.GetID(), in.Runbook.Name, in.RunbookHash, run.GetID())
+				return nil
+			}
+			if !asJSON {
+				fmt.Fprintf(g.stdout, "incident %s: runbook %s (%s)\n", run.GetID(), in.Runbook.Name, in.RunbookHash)
+			}
+			st, err := watchIncident(cmd.Context(), c, run, g.stdout, asJSON)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return g.printJSON(st)
+			}
+			return incidentExit(st)
+		},
+	}
+	c.Flags().StringArrayVarP(&inputs, "input", "i", nil, "runbook input as name=value (repeatable)")
+	c.Flags().StringVar(&eventFile, "event", "", "a breach event (CloudEvents JSON) to run against, as if it had triggered the runbook")
+	c.Flags().BoolVarP(&wait, "wait", "w", false, "wait and show per-step progress until the incident ends")
+	c.Flags().StringVar(&id, "id", "", "incident id (default: <runbook>:<bot> when the runbook has a bot input, else a new uuid)")
+	return c
+}
+
+// incidentInput builds the workflow input: the validated definition and its
+// hash, typed inputs, the event, and the action metadata the workflow needs.
+func (g *globals) incidentInput(ref string, inputs []string, eventFile, id string) (workflows.IncidentInput, error) {
+	lr, err := g.loadRunbook(ref)
+	if err != nil {
+		return workflows.IncidentInput{}, err
+	}
+	given := map[string]string{}
+	for _, kv := range inputs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return workflows.IncidentInput{}, fmt.Errorf("--input %q: want name=value", kv)
+		}
+		given[k] = v
+	}
+	vals, err := runbooks.ResolveInputs(lr.Runbook, given)
+	if err != nil {
+		return workflows.IncidentInput{}, err
+	}
+	var event map[string]any
+	if eventFile != "" {
+		b, err := os.ReadFile(eventFile)
+		if err != nil {
+			return workflows.IncidentInput{}, fmt.Errorf("--event: %w", err)
+		}
+		if err := json.Unmarshal(b, &event); err != nil {
+			return workflows.IncidentInput{}, fmt.Errorf("--event %s: not a JSON object: %w", eventFile, err)
+		}
+	}
+	if id == "" {
+		id = defaultIncidentID(lr.Runbook.Name, vals)
+	}
+	return workflows.IncidentInput{
+		IncidentID:  id,
+		Runbook:     *lr.Runbook,
+		RunbookHash: lr.Hash,
+		Inputs:      vals,
+		Event:       event,
+		Actions:     catalog().Meta(actionNames(lr.Runbook)),
+		Approvers:   approversFromEnv(),
+		Trigger:     "manual",
+		StartedBy:   g.operator(),
+	}, nil
+}
+
+// defaultIncidentID is <runbook>:<bot> so that one bot has at most one open
+// incident per runbook (a second exec is refused while the first runs).
+func defaultIncidentID(runbook string, inputs map[string]any) string {
+	if bot, ok := inputs["bot"].(string); ok && bot != "" {
+		return runbook + ":" + bot
+	}
+	return runbook + ":" + uuid.NewString()
+}
+
+// actionNames lists every action a runbook can call, compensations included.
+func actionNames(rb *runbooks.Runbook) []string {
+	var names []string
+	var walk func([]runbooks.Step)
+	walk = func(steps []runbooks.Step) {
+		for _, s := range steps {
+			if s.Action != "" {
+				names = append(names, s.Action)
+			}
+			if s.Compensate != nil {
+				names = append(names, s.Compensate.Action)
+			}
+			walk(s.Parallel)
+		}
+	}
+	walk(rb.Steps)
+	reg := catalog()
+	for _, n := range names {
+		if spec, ok := reg.Action(n); ok && spec.Compensation != nil {
+			names = append(names, spec.Compensation.Action)
+		}
+	}
+	return names
+}
+
+// approversFromEnv reads RUNBOOK_APPROVERS="oncall=alice,bob;security=carol".
+func approversFromEnv() map[string][]string {
+	v := os.Getenv("RUNBOOK_APPROVERS")
+	if v == "" {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, grp := range strings.Split(v, ";") {
+		name, members, ok := strings.Cut(grp, "=")
+		if !ok {
+			continue
+		}
+		for _, m := range strings.Split(members, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				out[strings.TrimSpace(name)] = append(out[strings.TrimSpace(name)], m)
+			}
+		}
+	}
+	return out
+}
+
+// startIncident starts the interpreter workflow. The workflow id is the
+// incident id: while an incident with that id runs, a second start is
+// refused rather than duplicated.
+func startIncident(ctx context.Context, c client.Client, taskQueue string, in workflows.IncidentInput) (client.WorkflowRun, error) {
+	opts := client.StartWorkflowOptions{
+		ID:                                       in.IncidentID,
+		TaskQueue:                                taskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowExecutionTimeout:                 7 * 24 * time.Hour,
+	}
+	run, err := c.ExecuteWorkflow(ctx, opts, workflows.IncidentWorkflowName, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return nil, &exitError{code: 3, msg: fmt.Sprintf("incident %s is already running; see `runbook status %s`", in.IncidentID, in.IncidentID)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start incident %s: %w", in.IncidentID, err)
+	}
+	return run, nil
+}
+
+// incidentExit maps the final incident status to the exit code.
+func incidentExit(st workflows.IncidentState) error {
+	switch st.Status {
+	case workflows.StatusSucceeded:
+		return nil
+	default:
+		return &exitError{code: 2, msg: fmt.Sprintf("incident %s ended %s %s", st.IncidentID, st.Status, st.Error)}
+	}
+}

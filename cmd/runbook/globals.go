@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every verb shares. Precedence: flag, then
+// environment (RUNBOOK_*), then the endpoints file `runbook dev` writes, then
+// defaults, so that every verb works with no flags next to `runbook dev`.
+type globals struct {
+	stdout, stderr io.Writer
+
+	home      string
+	temporal  string
+	namespace string
+	natsURL   string
+	taskQueue string
+	output    string
+	identity  string
+	runbooks  []string
+}
+
+func (g *globals) bind(c *cobra.Command) {
+	f := c.PersistentFlags()
+	f.StringVar(&g.home, "home", "", "state directory (env RUNBOOK_HOME, default ~/.runbook)")
+	f.StringVar(&g.temporal, "temporal-address", "", "Temporal frontend host:port (env RUNBOOK_TEMPORAL_ADDRESS)")
+	f.StringVar(&g.namespace, "namespace", "", "Temporal namespace (env RUNBOOK_NAMESPACE, default \"default\")")
+	f.StringVar(&g.natsURL, "nats-url", "", "NATS URL (env RUNBOOK_NATS_URL)")
+	f.StringVar(&g.taskQueue, "task-queue", "", "Temporal task queue (env RUNBOOK_TASK_QUEUE, default \"runbook\")")
+	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	f.StringVar(&g.identity, "as", "", "operator identity recorded on approvals and starts (env RUNBOOK_IDENTITY, default user@host)")
+	f.StringSliceVar(&g.runbooks, "runbooks", nil, "extra directories of runbook YAML files (env RUNBOOK_PATH, ':'-separated)")
+}
+
+// endpoints is what `runbook dev` writes to <home>/dev.json.
+type endpoints struct {
+	Temporal  string `json:"temporal"`
+	Namespace string `json:"namespace"`
+	NATS      string `json:"nats"`
+	TaskQueue string `json:"task_queue"`
+	PID       int    `json:"pid"`
+}
+
+func (g *globals) homeDir() string {
+	if g.home != "" {
+		return g.home
+	}
+	if h := os.Getenv("RUNBOOK_HOME"); h != "" {
+		return h
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".runbook")
+	}
+	return ".runbook"
+}
+
+func (g *globals) devEndpoints() (endpoints, bool) {
+	b, err := os.ReadFile(filepath.Join(g.homeDir(), "dev.json"))
+	if err != nil {
+		return endpoints{}, false
+	}
+	var e endpoints
+	if json.Unmarshal(b, &e) != nil {
+		return endpoints{}, false
+	}
+	return e, true
+}
+
+func pick(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// resolved returns the effective endpoints.
+func (g *globals) resolved() endpoints {
+	dev, _ := g.devEndpoints()
+	return endpoints{
+		Temporal:  pick(g.temporal, os.Getenv("RUNBOOK_TEMPORAL_ADDRESS"), dev.Temporal, "127.0.0.1:7233"),
+		Namespace: pick(g.namespace, os.Getenv("RUNBOOK_NAMESPACE"), dev.Namespace, "default"),
+		NATS:      pick(g.natsURL, os.Getenv("RUNBOOK_NATS_URL"), dev.NATS, "nats://127.0.0.1:4222"),
+		TaskQueue: pick(g.taskQueue, os.Getenv("RUNBOOK_TASK_QUEUE"), dev.TaskQueue, "runbook"),
+	}
+}
+
+func (g *globals) operator() string {
+	if id := pick(g.identity, os.Getenv("RUNBOOK_IDENTITY")); id != "" {
+		return id
+	}
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+func (g *globals) runbookDirs() []string {
+	dirs := append([]string{}, g.runbooks...)
+	if p := os.Getenv("RUNBOOK_PATH"); p != "" {
+		dirs = append(dirs, strings.Split(p, ":")...)
+	}
+	return dirs
+}
+
+func (g *globals) jsonOutput() (bool, error) {
+	switch g.output {
+	case "json":
+		return true, nil
+	case "text", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("--output %q: want text or json", g.output)
+}
+
+func (g *globals) printJSON(v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+var errUsage = errors.New("usage")

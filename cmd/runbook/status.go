@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/keyresponse/runbook/workflows"
+)
+
+func newStatusCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status INCIDENT",
+		Short: "Show an incident's per-step state, attempts, timings, outputs and approvals",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.jsonOutput()
+			if err != nil {
+				return err
+			}
+			c, err := g.dialTemporal(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := incidentState(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return g.printJSON(st)
+			}
+			printStatus(g, st)
+			return nil
+		},
+	}
+}
+
+// incidentState asks the workflow (a query, answered by a worker) and falls
+// back to the result of a closed incident when no worker is running.
+func incidentState(ctx context.Context, c client.Client, id string) (workflows.IncidentState, error) {
+	st, qerr := queryState(ctx, c, id, "")
+	if qerr == nil {
+		return st, nil
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return st, fmt.Errorf("incident %s: %w", id, err)
+	}
+	if desc.GetWorkflowExecutionInfo().GetCloseTime() != nil {
+		gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := c.GetWorkflow(gctx, id, "").Get(gctx, &st); err == nil {
+			return st, nil
+		}
+	}
+	return st, fmt.Errorf("incident %s: no worker answered (%v); is `runbook dev` or `runbook worker` running?", id, qerr)
+}
+
+func printStatus(g *globals, st workflows.IncidentState) {
+	w := g.stdout
+	fmt.Fprintf(w, "incident  %s\nrunbook   %s (%s)\nstatus    %s\ntrigger   %s\nstarted   %s\n",
+		st.IncidentID, st.Runbook, st.RunbookHash, st.Status, st.Trigger, st.StartedAt.Format(time.RFC3339))
+	if st.EndedAt != nil {
+		fmt.Fprintf(w, "ended     %s (%s)\n", st.EndedAt.Format(time.RFC3339), st.EndedAt.Sub(st.StartedAt).Round(time.Millisecond))
+	}
+	if st.AbortedBy != "" {
+		fmt.Fprintf(w, "aborted   by %s\n", st.AbortedBy)
+	}
+	if st.Error != "" {
+		fmt.Fprintf(w, "error     %s\n", st.Error)
+	}
+	if len(st.Evidence) > 0 {
+		fmt.Fprintf(w, "evidence  %d later event(s)\n", len(st.Evidence))
+	}
+	fmt.Fprintln(w, "\nsteps")
+	for _, s := range st.Steps {
+		fmt.Fprintln(w, "  "+stepLine(s))
+		for _, k := range sortedKeys(s.Outputs) {
+			fmt.Fprintf(w, "      %s = %v\n", k, s.Outputs[k])
+		}
+	}
+}

@@ -1,0 +1,37 @@
+package audit
+
+import (
+	"context"
+
+	"github.com/keyresponse/runbook/activities"
+)
+
+// RecordActivityName is the activity type the worker registers
+// RecordActivity.Record under.
+const RecordActivityName = "audit.record"
+
+// RecordActivity lets the workflow write incident-level facts (opened,
+// approval asked/granted/denied, evidence, skipped steps, closed) through an
+// activity, since workflow code must not do I/O. Register it with
+//
+//	w.RegisterActivityWithOptions(ra.Record, activity.RegisterOptions{Name: audit.RecordActivityName})
+//
+// The workflow builds the record with the constructors in facts.go (Opened,
+// ApprovalDecided, Closed, …), setting Time from workflow.Now so a replay
+// produces the same record; the idempotency key makes a retried or replayed
+// activity a no-op. Run is filled in with the workflow's run id unless the
+// workflow set it (an interpreter that continues-as-new should set it to
+// workflow.GetInfo(ctx).FirstRunID so one incident stays one run).
+type RecordActivity struct{ Store *Store }
+
+// Record appends rec. A malformed record is a non-retryable InvalidParams
+// error; a NATS problem is retryable.
+func (a *RecordActivity) Record(ctx context.Context, rec Record) error {
+	if rec.IncidentID == "" || rec.Key == "" || !rec.Kind.Known() {
+		_, err := a.Store.Append(ctx, rec) // produces the descriptive error
+		return activities.NonRetryable(activities.ErrInvalidParams, err)
+	}
+	rec.Run = runOf(ctx, rec.Run)
+	_, err := a.Store.Append(ctx, rec)
+	return err
+}

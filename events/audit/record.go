@@ -1,0 +1,116 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Kind names one sort of fact.
+type Kind string
+
+// Every fact the audit trail knows.
+const (
+	IncidentOpened   Kind = "incident.opened"   // attrs: trigger_event_id, runbook, runbook_hash, trigger, event_time; actor = started_by
+	StepStarted      Kind = "step.started"      // attrs: action, attempt
+	StepRetried      Kind = "step.retried"      // a started step at attempt > 1
+	StepSucceeded    Kind = "step.succeeded"    // attrs: action, attempt, summary, out.* (redacted outputs)
+	StepFailed       Kind = "step.failed"       // attrs: action, attempt, error, error_type, final
+	StepSkipped      Kind = "step.skipped"      // attrs: reason
+	StepCompensated  Kind = "step.compensated"  // attrs: action (the undo), attempt, summary
+	ApprovalAsked    Kind = "approval.asked"    // attrs: group, message
+	ApprovalGranted  Kind = "approval.granted"  // actor = identity; attrs: comment
+	ApprovalDenied   Kind = "approval.denied"   // actor = identity; attrs: comment
+	EvidenceAdded    Kind = "evidence.added"    // attrs: event_id, subject
+	KeyChanged       Kind = "key.changed"       // attrs: exchange, key_id (masked), fingerprint, change
+	NotificationSent Kind = "notification.sent" // attrs: channel, to (masked), message_sid
+	IncidentClosed   Kind = "incident.closed"   // attrs: status, error
+)
+
+// Kinds lists every kind, in the order a reader meets them.
+var Kinds = []Kind{IncidentOpened, StepStarted, StepRetried, StepSucceeded, StepFailed, StepSkipped, StepCompensated,
+	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed}
+
+// Known reports whether k is one of Kinds.
+func (k Kind) Known() bool {
+	for _, x := range Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Record is one fact of one incident, stored as one JSON message on the
+// incident's subject. Seq, PrevHash and Hash are set by Store.Append; callers
+// fill in the rest (Time defaults to the append time).
+//
+// Attrs are strings only: the hash is taken over the JSON encoding, and
+// strings survive a decode/encode round trip byte for byte where numbers
+// (float64) and nested values might not. They are redacted before storing.
+type Record struct {
+	IncidentID string `json:"incident_id"`
+	// Run tells apart occurrences of the same incident id (the id is
+	// <runbook>:<bot>, so a bot breached again next month reuses it): the
+	// Temporal workflow run id, filled in from the activity context by Hook
+	// and RecordActivity. Idempotency keys are scoped to it.
+	Run   string            `json:"run,omitempty"`
+	Seq   uint64            `json:"seq"`
+	Kind  Kind              `json:"kind"`
+	Time  time.Time         `json:"time"`
+	Step  string            `json:"step,omitempty"`
+	Actor string            `json:"actor,omitempty"`
+	Attrs map[string]string `json:"attrs,omitempty"`
+	// Key is the idempotency key: the same fact written twice (activity
+	// retry, workflow replay) carries the same key and is stored once.
+	Key      string `json:"key"`
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
+}
+
+// Attr returns one attribute ("" when absent).
+func (r Record) Attr(k string) string { return r.Attrs[k] }
+
+// ComputeHash returns "sha256:<hex>" over the canonical encoding of r with
+// Hash empty. encoding/json is canonical enough here: struct fields come out
+// in declaration order, map keys sorted, times in RFC 3339 with nanoseconds,
+// and Append stores times in UTC so a decoded record encodes identically.
+func (r Record) ComputeHash() string {
+	r.Hash = ""
+	b, err := json.Marshal(r)
+	if err != nil {
+		// Only strings, ints and a time: Marshal cannot fail on them.
+		panic(fmt.Sprintf("audit: encode record: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Seal sets seq, prev_hash and hash so r follows prev in its incident's
+// chain (prev nil: r is the first record).
+func (r *Record) Seal(prev *Record) {
+	r.Time = r.Time.UTC()
+	if prev == nil {
+		r.Seq, r.PrevHash = 1, ""
+	} else {
+		r.Seq, r.PrevHash = prev.Seq+1, prev.Hash
+	}
+	r.Hash = r.ComputeHash()
+}
+
+// Chain seals records in order as one incident's chain (tests and imports
+// of hand-built trails use it).
+func Chain(recs []Record) []Record {
+	out := make([]Record, len(recs))
+	for i := range recs {
+		out[i] = recs[i]
+		if i == 0 {
+			out[i].Seal(nil)
+		} else {
+			out[i].Seal(&out[i-1])
+		}
+	}
+	return out
+}

@@ -1,0 +1,218 @@
+package breach
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+)
+
+// maxDepth bounds nesting so hostile input cannot exhaust the stack.
+const maxDepth = 32
+
+// parseStrict decodes exactly one JSON value into map[string]any / []any /
+// string / json.Number / bool / nil. Unlike encoding/json it refuses
+// duplicate object keys (two parsers could disagree on which one wins, and
+// the signature must cover what the consumer acts on), nesting deeper than
+// maxDepth and anything after the value.
+func parseStrict(body []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	v, err := parseValue(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON value")
+	}
+	return v, nil
+}
+
+func parseValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("nested deeper than %d", maxDepth)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		if err == io.EOF {
+			return nil, errors.New("unexpected end of input")
+		}
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			obj := map[string]any{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, ok := kt.(string)
+				if !ok {
+					return nil, errors.New("object key is not a string")
+				}
+				if _, dup := obj[k]; dup {
+					return nil, fmt.Errorf("duplicate key %q", truncate(k, 64))
+				}
+				v, err := parseValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				obj[k] = v
+			}
+			if _, err := dec.Token(); err != nil { // '}'
+				return nil, err
+			}
+			return obj, nil
+		case '[':
+			arr := []any{}
+			for dec.More() {
+				v, err := parseValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			if _, err := dec.Token(); err != nil { // ']'
+				return nil, err
+			}
+			return arr, nil
+		default:
+			return nil, fmt.Errorf("unexpected %q", t)
+		}
+	default:
+		return t, nil // string, json.Number, bool, nil
+	}
+}
+
+// Canonical returns the bytes an event signature covers: the event object
+// with its "signature" member removed, encoded with
+//   - object members sorted by key (byte order of the UTF-8 key), at every depth;
+//   - no insignificant whitespace;
+//   - strings escaped as RFC 8785 (JCS) does: \" \\ \b \f \n \r \t, other
+//     control characters as \u00xx (lowercase hex), everything else as
+//     literal UTF-8 (no \u escapes for non-ASCII, no HTML escaping);
+//   - numbers exactly as written in the received body (the literal is not
+//     reformatted, so signer and verifier need no shared float printer).
+//
+// A signer produces it the same way from the JSON it is about to send.
+func Canonical(body []byte) ([]byte, error) {
+	v, err := parseStrict(body)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("event is not a JSON object")
+	}
+	return canonicalOf(obj), nil
+}
+
+// canonicalOf encodes a parsed event object without its signature.
+func canonicalOf(obj map[string]any) []byte {
+	var b bytes.Buffer
+	b.Grow(512)
+	writeCanonicalObject(&b, obj, "signature")
+	return b.Bytes()
+}
+
+func writeCanonical(b *bytes.Buffer, v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		writeCanonicalObject(b, t, "")
+	case []any:
+		b.WriteByte('[')
+		for i, e := range t {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeCanonical(b, e)
+		}
+		b.WriteByte(']')
+	case string:
+		writeCanonicalString(b, t)
+	case json.Number:
+		b.WriteString(string(t))
+	case bool:
+		if t {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	case nil:
+		b.WriteString("null")
+	default:
+		// parseStrict yields no other types; encode defensively anyway.
+		enc, _ := json.Marshal(t)
+		b.Write(enc)
+	}
+}
+
+func writeCanonicalObject(b *bytes.Buffer, obj map[string]any, skip string) {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		if skip != "" && k == skip {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeCanonicalString(b, k)
+		b.WriteByte(':')
+		writeCanonical(b, obj[k])
+	}
+	b.WriteByte('}')
+}
+
+func writeCanonicalString(b *bytes.Buffer, s string) {
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20:
+			b.WriteString(`\u00`)
+			h := strconv.FormatInt(int64(r), 16)
+			if len(h) < 2 {
+				b.WriteByte('0')
+			}
+			b.WriteString(h)
+		default:
+			// encoding/json already replaced invalid UTF-8 with U+FFFD.
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	b.WriteByte('"')
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

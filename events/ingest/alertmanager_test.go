@@ -1,0 +1,141 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/keyresponse/runbook/events/breach"
+)
+
+const amPayload = `{
+  "version": "4",
+  "groupKey": "{}:{alertname=\"KeyUsedFromUnknownIP\"}",
+  "truncatedAlerts": 0,
+  "status": "firing",
+  "receiver": "keyresponse",
+  "groupLabels": {"alertname": "KeyUsedFromUnknownIP"},
+  "commonLabels": {"alertname": "KeyUsedFromUnknownIP", "exchange": "binance"},
+  "commonAnnotations": {},
+  "externalURL": "http://alertmanager.local:9093",
+  "alerts": [
+    {"status": "firing", "labels": {"alertname": "KeyUsedFromUnknownIP", "bot": "bot-1", "exchange": "binance", "key_id": "AK1", "severity": "page", "api_password": "oops"},
+     "annotations": {"summary": "key used from 198.51.100.4"}, "startsAt": "2026-11-27T08:59:00Z", "endsAt": "0001-01-01T00:00:00Z",
+     "generatorURL": "http://prometheus.local/graph", "fingerprint": "a1b2c3d4e5f60718"},
+    {"status": "firing", "labels": {"alertname": "KeyLeaked", "kind": "key_leaked", "bot": "bot-2", "severity": "warning"},
+     "annotations": {}, "startsAt": "2026-11-27T08:58:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "0000000000000002"},
+    {"status": "resolved", "labels": {"alertname": "KeyLeaked", "bot": "bot-3"},
+     "annotations": {}, "startsAt": "2026-11-27T08:00:00Z", "endsAt": "2026-11-27T08:30:00Z", "fingerprint": "0000000000000003"},
+    {"status": "firing", "labels": {"alertname": "KeyLeaked"},
+     "annotations": {}, "startsAt": "2026-11-27T08:00:00Z", "fingerprint": "0000000000000004"}
+  ]
+}`
+
+func TestAlertmanagerWebhookPublishesSignedEvents(t *testing.T) {
+	e := newEnv(t)
+	bridge := &AlertmanagerBridge{JS: e.js, Keys: testKeyring(), KeyID: "k1", BearerToken: "hook-token"}
+	srv := httptest.NewServer(bridge)
+	defer srv.Close()
+
+	post := func(token string) (*http.Response, WebhookResult) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewBufferString(amPayload))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var res WebhookResult
+		_ = json.NewDecoder(resp.Body).Decode(&res)
+		return resp, res
+	}
+	if resp, _ := post("wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", resp.StatusCode)
+	}
+	resp, res := post("hook-token")
+	if resp.StatusCode != http.StatusOK || len(res.Published) != 2 || len(res.Skipped) != 2 {
+		t.Fatalf("status %d result %+v", resp.StatusCode, res)
+	}
+	// Alertmanager retries a notification: the same events, deduplicated.
+	if resp, _ := post("hook-token"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("retry: %d", resp.StatusCode)
+	}
+
+	ctx := context.Background()
+	st, _ := e.js.Stream(ctx, StreamBreach)
+	info, _ := st.Info(ctx)
+	if info.State.Msgs != 2 {
+		t.Fatalf("BREACH holds %d events, want 2", info.State.Msgs)
+	}
+	v := &breach.Verifier{Keys: testKeyring()}
+	got := map[string]breach.Event{}
+	for seq := uint64(1); seq <= 2; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := breach.Decode(m.Subject, m.Data)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Subject, err)
+		}
+		if err := v.Verify(ctx, ev, breach.Delivery{Subject: m.Subject, ArrivedAt: m.Time}); err != nil {
+			t.Fatalf("%s: %v", m.Subject, err)
+		}
+		got[m.Subject] = ev
+	}
+	a, ok := got["breach.bot-1.key_used_from_unknown_ip"]
+	if !ok || a.Data.Severity != breach.SeverityCritical || a.Data.Exchange != "binance" || a.Data.KeyID != "AK1" {
+		t.Fatalf("events %v", got)
+	}
+	if labels := a.Data.Evidence["labels"].(map[string]any); labels["api_password"] != nil || labels["alertname"] != "KeyUsedFromUnknownIP" {
+		t.Fatalf("labels %v", labels)
+	}
+	b, ok := got["breach.bot-2.key_leaked"]
+	if !ok || b.Data.Severity != breach.SeverityMedium || b.Data.Exchange != "binance" {
+		t.Fatalf("events %v", got)
+	}
+}
+
+func TestAlertmanagerFiringAlertStartsIncident(t *testing.T) {
+	e := newEnv(t)
+	st := &fakeStarter{}
+	c, _ := e.runConsumer(st)
+	bridge := &AlertmanagerBridge{JS: e.js, Keys: testKeyring(), KeyID: "k1"}
+	var p AlertmanagerPayload
+	if err := json.Unmarshal([]byte(amPayload), &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Alerts[1].StartsAt = time.Now()
+	p.Alerts[1].Labels["severity"] = "critical"
+	if _, err := bridge.Publish(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "acks", func() bool { return c.Stats().Acked == 2 })
+	// key_leaked on bot-2 matches contain-key-breach; the unknown-IP alert
+	// of bot-1 matches no runbook here.
+	starts, _, _ := st.snapshot()
+	if len(starts) != 1 || starts[0].IncidentID != "contain-key-breach:bot-2" || starts[0].StartedBy != "/alertmanager" || c.Stats().Unmatched != 1 {
+		t.Fatalf("starts %+v stats %+v", starts, c.Stats())
+	}
+}
+
+func TestSnake(t *testing.T) {
+	for in, want := range map[string]string{
+		"KeyUsedFromUnknownIP": "key_used_from_unknown_ip",
+		"key-leaked":           "key_leaked",
+		"HTTPError500":         "http_error500",
+		"  ":                   "",
+		"Ünïcode alert":        "n_code_alert",
+	} {
+		if got := snake(in); got != want {
+			t.Errorf("snake(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

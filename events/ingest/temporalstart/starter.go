@@ -1,0 +1,157 @@
+// Package temporalstart is the Temporal implementation of ingest.Starter:
+// one SignalWithStartWorkflowExecution per matched event, with the
+// deterministic incident id as workflow id, so a storm of events for one bot
+// starts one incident and signals the rest into it as evidence.
+//
+// It calls the WorkflowService directly rather than client.SignalWithStart
+// because only the raw response says whether the call started a new run
+// (SignalWithStartWorkflowExecutionResponse.started), which the blast-radius
+// limiter and the stats need. Consequence: client interceptors and context
+// propagators are not applied; payloads go through DataConverter, which must
+// be the same converter (and codec) the worker uses.
+package temporalstart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/grpc"
+
+	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/workflows"
+)
+
+// Service is the one WorkflowService method used; client.Client's
+// WorkflowService() satisfies it.
+type Service interface {
+	SignalWithStartWorkflowExecution(ctx context.Context, in *workflowservice.SignalWithStartWorkflowExecutionRequest, opts ...grpc.CallOption) (*workflowservice.SignalWithStartWorkflowExecutionResponse, error)
+}
+
+// Starter implements ingest.Starter with Temporal SignalWithStart.
+type Starter struct {
+	Service   Service
+	Namespace string // default "default"
+	TaskQueue string // default workflows.DefaultTaskQueue
+	// Actions resolves the side-effect class and compensation of each
+	// action for the workflow input.
+	Actions runbooks.Catalog
+	// DataConverter encodes input and signal; default
+	// converter.GetDefaultDataConverter(). Pass the codec-wrapped one when
+	// the worker uses payload encryption.
+	DataConverter converter.DataConverter
+	Identity      string
+}
+
+var _ ingest.Starter = (*Starter)(nil)
+
+// StartOrSignal implements ingest.Starter. The workflow receives the
+// trigger event's Evidence as a signal on start too (SignalWithStart always
+// delivers the signal), so the workflow should treat evidence idempotently
+// by EventID.
+func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (ingest.StartResult, error) {
+	if s.Service == nil {
+		return ingest.StartResult{}, errors.New("temporalstart: no Service")
+	}
+	actions, err := ResolveActions(req.Runbook, s.Actions)
+	if err != nil {
+		return ingest.StartResult{}, err
+	}
+	dc := s.DataConverter
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	input, err := dc.ToPayloads(req.IncidentInput(actions))
+	if err != nil {
+		return ingest.StartResult{}, fmt.Errorf("encode incident input: %w", err)
+	}
+	signal, err := dc.ToPayloads(req.Evidence)
+	if err != nil {
+		return ingest.StartResult{}, fmt.Errorf("encode evidence: %w", err)
+	}
+	ns := s.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	tq := s.TaskQueue
+	if tq == "" {
+		tq = workflows.DefaultTaskQueue
+	}
+	resp, err := s.Service.SignalWithStartWorkflowExecution(ctx, &workflowservice.SignalWithStartWorkflowExecutionRequest{
+		Namespace:    ns,
+		WorkflowId:   req.IncidentID,
+		WorkflowType: &commonpb.WorkflowType{Name: workflows.IncidentWorkflowName},
+		TaskQueue:    &taskqueuepb.TaskQueue{Name: tq, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		Input:        input,
+		SignalName:   workflows.SignalEvidence,
+		SignalInput:  signal,
+		Identity:     s.Identity,
+		// Same request id for a redelivery of the same event, so a retry
+		// after a lost response is recognised by the server.
+		RequestId: uuid.NewSHA1(uuid.NameSpaceURL, []byte(req.IncidentID+"\x00"+req.Evidence.EventID)).String(),
+		// A running incident gets the signal; a closed one lets a new
+		// incident start for the new breach.
+		WorkflowIdConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIdReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	})
+	if err != nil {
+		return ingest.StartResult{}, err
+	}
+	return ingest.StartResult{IncidentID: req.IncidentID, Started: resp.GetStarted()}, nil
+}
+
+// ResolveActions returns the ActionMeta of every action the runbook uses,
+// including parallel children and compensations, so the workflow never
+// consults the registry. A nil catalog yields nil (no metadata).
+func ResolveActions(rb runbooks.Runbook, cat runbooks.Catalog) (map[string]runbooks.ActionMeta, error) {
+	if cat == nil {
+		return nil, nil
+	}
+	out := map[string]runbooks.ActionMeta{}
+	var add func(name string) error
+	add = func(name string) error {
+		if name == "" {
+			return nil
+		}
+		if _, done := out[name]; done {
+			return nil
+		}
+		spec, ok := cat.Action(name)
+		if !ok {
+			return fmt.Errorf("runbook %s uses unknown action %q", rb.Name, name)
+		}
+		out[name] = runbooks.ActionMeta{SideEffect: spec.SideEffect, Compensation: spec.Compensation}
+		if spec.Compensation != nil {
+			return add(spec.Compensation.Action)
+		}
+		return nil
+	}
+	var walk func(steps []runbooks.Step) error
+	walk = func(steps []runbooks.Step) error {
+		for _, st := range steps {
+			if err := add(st.Action); err != nil {
+				return err
+			}
+			if st.Compensate != nil {
+				if err := add(st.Compensate.Action); err != nil {
+					return err
+				}
+			}
+			if err := walk(st.Parallel); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(rb.Steps); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

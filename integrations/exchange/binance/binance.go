@@ -1,0 +1,141 @@
+// Package binance is the Binance adapter of integrations/exchange, built on
+// ccxt. The management credential is a main-account key allowed to manage
+// sub-account API keys; bots run on sub-accounts with their own keys.
+//
+// Import it (blank import is enough) to make exchange.Open("binance") work.
+package binance
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	ccxt "github.com/ccxt/ccxt/go/v4"
+
+	"github.com/keyresponse/runbook/integrations/exchange"
+	"github.com/keyresponse/runbook/integrations/exchange/ccxtutil"
+)
+
+// Name is the exchange id.
+const Name = "binance"
+
+func init() { exchange.Register(Name, Open) }
+
+// Adapter implements exchange.Exchange for Binance.
+type Adapter struct {
+	cfg     exchange.Config
+	timeout time.Duration
+}
+
+var _ exchange.Exchange = (*Adapter)(nil)
+
+// Open builds the adapter. It does not call the exchange.
+func Open(cfg exchange.Config) (exchange.Exchange, error) {
+	a := &Adapter{cfg: cfg, timeout: 30 * time.Second}
+	if v, ok := cfg.Options["timeout_ms"].(float64); ok && v > 0 {
+		a.timeout = time.Duration(v) * time.Millisecond
+	}
+	return a, nil
+}
+
+// Name implements exchange.Exchange.
+func (a *Adapter) Name() string { return Name }
+
+// Capabilities implements exchange.Exchange. Binance has no endpoint that
+// deletes the main account's own key, and a key cannot delete itself.
+func (a *Adapter) Capabilities() exchange.Capabilities {
+	return exchange.Capabilities{ManageSubAccountKeys: true, SelfRevoke: false}
+}
+
+// Close implements exchange.Exchange (clients are per operation).
+func (a *Adapter) Close() error { return nil }
+
+// client builds a fresh ccxt client for one operation: fresh, because ccxt
+// keeps per-client state that changes error semantics (after one successful
+// private call it reports -2015 as DDoSProtection), and because the HTTP
+// client carries the operation's context and source address.
+func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAddr string) (*ccxt.Binance, error) {
+	if localAddr == "" {
+		localAddr = a.cfg.LocalAddr
+	}
+	conf := map[string]interface{}{
+		"apiKey":          cred.APIKey,
+		"secret":          cred.Secret,
+		"enableRateLimit": false, // the workflow's retry policy paces us
+		"options": map[string]interface{}{
+			"fetchMarkets":                       map[string]interface{}{"types": []interface{}{"spot"}},
+			"fetchCurrencies":                    false,
+			"fetchMargins":                       false,
+			"warnOnFetchOpenOrdersWithoutSymbol": false,
+			"recvWindow":                         10000,
+		},
+	}
+	if base := strings.TrimRight(a.cfg.BaseURL, "/"); base != "" {
+		conf["urls"] = map[string]interface{}{"api": map[string]interface{}{
+			"public":  base + "/api/v3",
+			"private": base + "/api/v3",
+			"v1":      base + "/api/v1",
+			"sapi":    base + "/sapi/v1",
+			"sapiV2":  base + "/sapi/v2",
+			"sapiV3":  base + "/sapi/v3",
+			"sapiV4":  base + "/sapi/v4",
+		}}
+	}
+	ex := ccxt.NewBinance(conf)
+	hc, err := ccxtutil.NewHTTPClient(ctx, localAddr, a.timeout)
+	if err != nil {
+		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "client", Message: err.Error()}
+	}
+	if err := ccxtutil.SetHTTPClient(&ex.Exchange, hc); err != nil {
+		return nil, &exchange.Error{Kind: exchange.KindUnsupported, Exchange: Name, Op: "client", Message: err.Error()}
+	}
+	return ex, nil
+}
+
+// codeKinds refines ccxt's classification with Binance codes it leaves as a
+// generic ExchangeError.
+var codeKinds = map[string]exchange.Kind{
+	"-2015": exchange.KindAuthentication, // also raised for IP refusal
+	"-2014": exchange.KindAuthentication,
+	"-1022": exchange.KindAuthentication,
+	"-1002": exchange.KindPermission,
+	"-1003": exchange.KindRateLimited,
+	"-1008": exchange.KindUnavailable,
+	"-2011": exchange.KindNotFound,
+	// Sub-account key management (see exchangesim/binancesim).
+	"-12015": exchange.KindNotFound, // the key does not exist on this sub-account
+	"-12010": exchange.KindInvalid,  // the sub-account does not exist: never "already revoked"
+}
+
+// call runs one raw endpoint through ccxt's generic Request (signing,
+// error mapping) and classifies its error.
+func (a *Adapter) call(ctx context.Context, ex *ccxt.Binance, op, path, api, method string, params map[string]interface{}) (interface{}, error) {
+	res, err := ccxtutil.Await(ctx, ex.Request(path, api, method, params))
+	if err != nil {
+		return nil, a.classify(op, ex, err)
+	}
+	return res, nil
+}
+
+func (a *Adapter) classify(op string, ex *ccxt.Binance, err error) error {
+	var headers interface{}
+	if ex != nil {
+		headers = ex.LastResponseHeaders
+	}
+	return ccxtutil.Classify(Name, op, err, headers, codeKinds)
+}
+
+func (a *Adapter) mgmt(ctx context.Context) (*ccxt.Binance, error) {
+	if a.cfg.Management.Empty() {
+		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "management",
+			Message: "no management credential configured"}
+	}
+	return a.client(ctx, a.cfg.Management, "")
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

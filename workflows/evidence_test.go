@@ -1,0 +1,53 @@
+package workflows
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestEvidenceSignalsAreRecorded(t *testing.T) {
+	h := newHarness(t)
+	h.ok("bot.freeze", nil)
+	h.ok("exchange.revoke_key", nil)
+	var mid IncidentState
+	h.at("1m", func() {
+		h.env.SignalWorkflow(SignalEvidence, Evidence{EventID: "evt-2", Subject: "breach.bot1.login_unknown_ip", Data: map[string]any{"ip": "203.0.113.9"}})
+		h.env.SignalWorkflow(SignalEvidence, Evidence{EventID: "evt-3", Subject: "breach.bot1.withdrawal_attempt"})
+	})
+	h.at("2m", func() {
+		mid = h.query()
+		h.update(UpdateApprove, Decision{Identity: "alice"})
+	})
+	st := h.run(approvalInput(t, "abort"))
+
+	require.Len(t, mid.Evidence, 2, "evidence is visible while the incident runs")
+	require.Len(t, st.Evidence, 2)
+	assert.Equal(t, "evt-2", st.Evidence[0].EventID)
+	assert.Equal(t, "203.0.113.9", st.Evidence[0].Data["ip"])
+	assert.Equal(t, "breach.bot1.withdrawal_attempt", st.Evidence[1].Subject)
+	assert.Zero(t, st.EvidenceDropped)
+}
+
+func TestEvidenceIsBounded(t *testing.T) {
+	h := newHarness(t)
+	h.ok("bot.freeze", nil)
+	h.ok("exchange.revoke_key", nil)
+	// Batches of 100: the test environment's callback queue is bounded.
+	for b := 0; b*100 < MaxEvidence+5; b++ {
+		h.env.RegisterDelayedCallback(func() {
+			for i := b * 100; i < min((b+1)*100, MaxEvidence+5); i++ {
+				h.env.SignalWorkflow(SignalEvidence, Evidence{EventID: fmt.Sprintf("evt-%d", i)})
+			}
+		}, time.Minute+time.Duration(b)*time.Second)
+	}
+	h.at("2m", func() { h.update(UpdateApprove, Decision{Identity: "alice"}) })
+	st := h.run(approvalInput(t, "abort"))
+	require.Len(t, st.Evidence, MaxEvidence)
+	assert.Equal(t, 5, st.EvidenceDropped)
+	assert.Equal(t, "evt-5", st.Evidence[0].EventID, "the oldest are dropped")
+	assert.Equal(t, fmt.Sprintf("evt-%d", MaxEvidence+4), st.Evidence[MaxEvidence-1].EventID)
+}

@@ -1,0 +1,160 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Register registers the interpreter workflow under IncidentWorkflowName.
+func Register(w worker.WorkflowRegistry) {
+	w.RegisterWorkflowWithOptions(IncidentWorkflow, workflow.RegisterOptions{Name: IncidentWorkflowName})
+}
+
+// IncidentWorkflow interprets one runbook for one incident: its steps run in
+// order (parallel groups concurrently), approval gates wait for the approve /
+// deny updates, the abort update stops everything, and later events arrive
+// on the evidence signal. It always returns the final IncidentState with a
+// nil error; the state's Status tells how the incident ended.
+func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, error) {
+	r := newRun(ctx, in)
+	runCtx, cancel := workflow.WithCancel(ctx)
+	r.cancel = cancel
+	if err := r.registerHandlers(ctx); err != nil {
+		return r.snapshot(), err
+	}
+	evidence := workflow.GetSignalChannel(ctx, SignalEvidence)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			var ev Evidence
+			evidence.Receive(gctx, &ev)
+			r.addEvidence(ev)
+		}
+	})
+
+	r.st.Status = StatusRunning
+	var final outcome
+	if err := checkRunbook(in.Runbook); err != nil {
+		final = outcome{End: StatusFailed, Err: err.Error()}
+	}
+	for _, st := range in.Runbook.Steps {
+		if final.End != "" {
+			break
+		}
+		final = r.runStep(runCtx, st)
+	}
+	if runCtx.Err() != nil {
+		final = abortedOutcome
+	}
+	if final.End == StatusFailed && final.Compensate {
+		if failures := r.compensate(runCtx); len(failures) > 0 {
+			final.Err += "; " + strings.Join(failures, "; ")
+		}
+		if runCtx.Err() != nil {
+			final = abortedOutcome
+		}
+	}
+	r.finish(ctx, final)
+
+	// Keep evidence that arrived in the last workflow task.
+	for {
+		var ev Evidence
+		if !evidence.ReceiveAsync(&ev) {
+			break
+		}
+		r.addEvidence(ev)
+	}
+	return r.snapshot(), nil
+}
+
+// finish sets the incident's final status and closes the steps that never
+// ran: aborted on abort, skipped (with the reason) otherwise.
+func (r *run) finish(ctx workflow.Context, final outcome) {
+	status := final.End
+	if status == "" {
+		status = StatusSucceeded
+	}
+	if status == StatusAborted {
+		switch {
+		case r.abortedBy != "":
+			r.st.AbortedBy = r.abortedBy
+			r.st.Error = "aborted by " + r.abortedBy
+			if r.abortNote != "" {
+				r.st.Error += ": " + r.abortNote
+			}
+		default:
+			r.st.Error = "workflow cancelled"
+		}
+	} else {
+		r.st.Error = final.Err
+	}
+	for _, ss := range r.order {
+		switch {
+		case status == StatusAborted && (ss.Status == StatusPending || ss.Status == StatusRunning || ss.Status == StatusWaiting):
+			r.end(ctx, ss, StatusAborted)
+		case ss.Status == StatusPending:
+			ss.Summary = fmt.Sprintf("not run: incident %s", status)
+			r.end(ctx, ss, StatusSkipped)
+		}
+	}
+	now := workflow.Now(ctx)
+	r.st.Status = status
+	r.st.EndedAt = &now
+	workflow.GetLogger(ctx).Info("incident finished", "incident", r.in.IncidentID, "runbook", r.in.Runbook.Name, "status", string(status))
+}
+
+// registerHandlers installs the state query and the approve, deny and abort
+// updates. Validators reject bad requests before they are written to
+// history; handlers only record the decision, the interpreter acts on it.
+func (r *run) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (IncidentState, error) {
+		return r.snapshot(), nil
+	}); err != nil {
+		return err
+	}
+	decision := func(approve bool) error {
+		name := UpdateDeny
+		if approve {
+			name = UpdateApprove
+		}
+		return workflow.SetUpdateHandlerWithOptions(ctx, name,
+			func(ctx workflow.Context, d Decision) error { return r.decide(d, approve) },
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
+				_, err := r.validateDecision(d)
+				return err
+			}})
+	}
+	if err := decision(true); err != nil {
+		return err
+	}
+	if err := decision(false); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateAbort,
+		func(ctx workflow.Context, d Decision) error {
+			if err := r.validateAbort(d); err != nil {
+				return err
+			}
+			r.abortedBy, r.abortNote = d.Identity, d.Comment
+			r.cancel() // cancels running activities and waiting gates
+			return nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
+			return r.validateAbort(d)
+		}})
+}
+
+func (r *run) validateAbort(d Decision) error {
+	if r.terminal() {
+		return fmt.Errorf("incident %s has already ended (%s)", r.in.IncidentID, r.st.Status)
+	}
+	if strings.TrimSpace(d.Identity) == "" {
+		return fmt.Errorf("an identity is required to abort")
+	}
+	if r.abortedBy != "" {
+		return fmt.Errorf("incident %s is already being aborted by %s", r.in.IncidentID, r.abortedBy)
+	}
+	return nil
+}
