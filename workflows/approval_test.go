@@ -236,3 +236,40 @@ steps:
 	assert.Equal(t, []string{"bot.freeze", "exchange.revoke_key"}, h.actionOrder())
 	require.Equal(t, StatusSkipped, step(t, st, "sms").Status)
 }
+
+func TestHoldInsideParallelGroupNeedsNamedStep(t *testing.T) {
+	h := newHarness(t)
+	h.ok("exchange.revoke_key", nil)
+	h.ok("exchange.cancel_orders", nil)
+	h.ok("bot.freeze", nil)
+	in := input(t, `
+name: rb
+steps:
+  - id: contain
+    parallel:
+      - id: freeze
+        action: bot.freeze
+      - id: cancel
+        action: exchange.cancel_orders
+      - id: revoke
+        action: exchange.revoke_key
+`)
+	in.HoldIrreversible = true
+	var mid IncidentState
+	var unnamed, cancel, revoke *updateResult
+	h.at("1m", func() {
+		mid = h.query()
+		unnamed = h.update(UpdateApprove, Decision{Identity: "carol"})
+		revoke = h.update(UpdateApprove, Decision{Step: "revoke.hold", Identity: "carol"})
+		cancel = h.update(UpdateApprove, Decision{Step: "cancel", Identity: "carol"})
+	})
+	st := h.run(in)
+	unnamed.rejected(t, "2 approval gates are waiting (cancel.hold, revoke.hold): name one with its step id")
+	revoke.ok(t)
+	cancel.ok(t)
+	assert.Equal(t, StatusWaiting, step(t, mid, "cancel.hold").Status)
+	assert.Equal(t, "contain", step(t, mid, "cancel.hold").Parent)
+	assert.Equal(t, StatusSucceeded, step(t, mid, "freeze").Status, "the reversible sibling is not held")
+	assert.Equal(t, StatusSucceeded, st.Status)
+	assert.ElementsMatch(t, []string{"bot.freeze", "exchange.cancel_orders", "exchange.revoke_key"}, h.actionOrder())
+}

@@ -23,6 +23,19 @@ const (
 	SignalEvidence = "evidence" // Evidence: later events for a running incident
 )
 
+// The updates take a Decision and return no value. Their validators reject,
+// before anything is written to history: an empty identity; an identity not
+// listed in Approvers[group] when the group is listed; approve/deny when no
+// gate waits, when Decision.Step names a step that is not waiting, or when
+// Step is empty and several gates wait; abort of an ended or already
+// aborting incident. The error text says which.
+//
+// Names the interpreter derives (replay depends on them, so they are part of
+// the contract): an action's activity ID is its step ID; a compensation's is
+// "<step>/compensate" and its StepState ID "<step>.compensate"; the implicit
+// gate HoldIrreversible inserts before step S is "S.hold" (group "oncall"),
+// and Decision.Step may name either "S.hold" or "S".
+
 // IncidentInput is the whole input of the interpreter workflow. The runbook
 // definition and its content hash travel here, so history records exactly
 // what ran; the workflow never reads files, clocks or the environment.

@@ -51,6 +51,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		DBFile:       filepath.Join(o.home, "temporal.db"),
 		FrontendPort: o.temporalPort,
 		LogFile:      filepath.Join(o.home, "temporal.log"),
+		PortsFile:    filepath.Join(o.home, "temporal-ports.json"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal: %w (is another server on port %d? try --temporal-port)", err, o.temporalPort)

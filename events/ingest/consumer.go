@@ -127,12 +127,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 	queues := make([]chan jetstream.Msg, n)
 	var wg sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan jetstream.Msg, 16)
+		queues[i] = make(chan jetstream.Msg, 2)
 		wg.Add(1)
 		go func(q <-chan jetstream.Msg) {
 			defer wg.Done()
 			for m := range q {
-				c.handle(work, m)
+				c.handleSafely(work, m)
 			}
 		}(queues[i])
 	}
@@ -140,10 +140,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// Run with an error so the supervisor can recreate and restart; a
 	// server restart is not terminal: the client reconnects and resumes.
 	fatal := make(chan error, 1)
+	// Small client-side buffers: a message waiting in a buffer while the
+	// Starter is slow still runs down its AckWait, and an expired one is
+	// delivered twice (harmless, but wasted work).
 	cc, err := c.cons.Consume(func(m jetstream.Msg) {
 		queues[partition(m.Subject(), n)] <- m
 	},
-		jetstream.PullMaxMessages(max(32*n, 64)),
+		jetstream.PullMaxMessages(max(8*n, 16)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConnectionClosed) || errors.Is(err, jetstream.ErrBadRequest) {
 				select {
@@ -189,6 +192,36 @@ func partition(subject string, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(n))
+}
+
+// handleSafely turns a panic anywhere in the pipeline (a bug, e.g. in a
+// Starter) into a delayed redelivery, so one message cannot crash the
+// process; after MaxDeliver attempts it is dead-lettered.
+func (c *Consumer) handleSafely(ctx context.Context, msg jetstream.Msg) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("panic while handling a message", "subject", msg.Subject(), "panic", fmt.Sprint(p))
+			c.stats.add(func(s *Stats) { s.Retried++ })
+			delay := c.cfg.Backoff[0]
+			if meta, err := msg.Metadata(); err == nil {
+				delay = c.backoff(meta.NumDelivered)
+			}
+			_ = msg.NakWithDelay(delay)
+		}
+	}()
+	c.handle(ctx, msg)
+}
+
+// backoff is the delay after the n-th delivery failed.
+func (c *Consumer) backoff(delivered uint64) time.Duration {
+	i := int(delivered) - 1
+	if i >= len(c.cfg.Backoff) {
+		i = len(c.cfg.Backoff) - 1
+	}
+	if i < 0 {
+		i = 0
+	}
+	return c.cfg.Backoff[i]
 }
 
 // handle processes one message to exactly one end: ack after start/signal,
@@ -316,14 +349,7 @@ func (c *Consumer) retry(ctx context.Context, msg jetstream.Msg, meta *jetstream
 		c.deadLetter(ctx, msg, meta, log, reason, err.Error())
 		return
 	}
-	i := int(meta.NumDelivered) - 1
-	if i >= len(c.cfg.Backoff) {
-		i = len(c.cfg.Backoff) - 1
-	}
-	if i < 0 {
-		i = 0
-	}
-	delay := c.cfg.Backoff[i]
+	delay := c.backoff(meta.NumDelivered)
 	log.Warn("will retry", "err", err, "delay", delay)
 	c.stats.add(func(s *Stats) { s.Retried++ })
 	if nerr := msg.NakWithDelay(delay); nerr != nil {

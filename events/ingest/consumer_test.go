@@ -386,3 +386,16 @@ func TestRunReturnsWhenConsumerDeleted(t *testing.T) {
 		t.Fatal("Run kept running without a consumer")
 	}
 }
+
+// A panicking Starter does not take the consumer down: the message is
+// redelivered and processed once the Starter behaves.
+func TestStarterPanicIsRetried(t *testing.T) {
+	e := newEnv(t)
+	st := &fakeStarter{panics: 1}
+	c, _ := e.runConsumer(st)
+	e.publish(event("bot-panic", "key_leaked", breach.SeverityHigh, time.Now()))
+	waitFor(t, "ack", func() bool { return c.Stats().Acked == 1 })
+	if starts, _, calls := st.snapshot(); len(starts) != 1 || calls != 2 {
+		t.Fatalf("starts %d calls %d", len(starts), calls)
+	}
+}

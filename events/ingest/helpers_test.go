@@ -90,6 +90,7 @@ type fakeStarter struct {
 	failNext int
 	calls    int
 	delay    time.Duration // per call, to keep work in flight
+	panics   int           // the next n calls panic
 }
 
 func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartResult, error) {
@@ -99,6 +100,10 @@ func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartRes
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	if f.panics > 0 {
+		f.panics--
+		panic("starter bug (injected)")
+	}
 	if f.failNext > 0 {
 		f.failNext--
 		return StartResult{}, fmt.Errorf("temporal unavailable (injected)")

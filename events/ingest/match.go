@@ -97,3 +97,14 @@ func mapInputs(rb runbooks.Runbook, tr runbooks.Trigger, scope runbooks.Scope) (
 	}
 	return runbooks.ResolveInputValues(&rb, in)
 }
+
+// ParseRunbook parses runbook YAML into a LoadedRunbook with its content
+// hash (runbooks.Parse + runbooks.Hash). Semantic validation against the
+// action catalog stays the caller's job (runbooks.Validate).
+func ParseRunbook(file string, src []byte) (LoadedRunbook, error) {
+	rb, _, err := runbooks.Parse(file, src)
+	if err != nil {
+		return LoadedRunbook{}, err
+	}
+	return LoadedRunbook{Runbook: *rb, Hash: runbooks.Hash(src)}, nil
+}

@@ -196,14 +196,24 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		At:       s.now(),
 	}
 	rec := &statusRecorder{ResponseWriter: w}
-	defer func() {
+	// record appends the call to the log once. It runs before the answer
+	// can complete at the client (ServeHTTP has not returned, so the body is
+	// not terminated yet) and before a dropped connection is closed, so a
+	// client that saw the outcome always finds the call in the log.
+	recorded := false
+	record := func() {
+		if recorded {
+			return
+		}
+		recorded = true
 		if rec.status == 0 && !call.Dropped {
 			rec.status = http.StatusOK // handler wrote nothing: net/http sends 200
 		}
 		call.Status = rec.status
 		call.Duration = time.Since(call.At)
 		s.calls.add(*call)
-	}()
+	}
+	defer record()
 
 	r2 := r.Clone(context.WithValue(r.Context(), callKey{}, call))
 	r2.URL.Path = "/" + rest
@@ -233,6 +243,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case FaultDrop:
 		call.Fault = appendFault(call.Fault, string(plan.kind))
 		call.Dropped = true
+		record()
 		dropConn(w)
 		return
 	case FaultDropAfter:
@@ -246,6 +257,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		record()
 		dropConn(w)
 		return
 	}

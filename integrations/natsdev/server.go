@@ -4,7 +4,9 @@ package natsdev
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,6 +40,14 @@ func Start(o Options) (*Server, error) {
 	}
 	if err := os.MkdirAll(o.StoreDir, 0o700); err != nil {
 		return nil, fmt.Errorf("natsdev: store dir: %w", err)
+	}
+	if o.Port > 0 {
+		// nats-server only logs a failed bind; check first so the error says why.
+		l, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
+		if err != nil {
+			return nil, fmt.Errorf("natsdev: port %d: %w", o.Port, err)
+		}
+		l.Close()
 	}
 	opts := &server.Options{
 		ServerName: "runbook-dev",

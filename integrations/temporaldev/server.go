@@ -41,6 +41,12 @@ type Options struct {
 	MetricsPort int
 	// Namespace is registered at start (default "default").
 	Namespace string
+	// PortsFile, when set, keeps the ports of the internal services (history,
+	// matching, worker and their membership ports) across restarts. Temporal
+	// stores cluster membership in the database; with new ports after a crash
+	// the restarted server would wait ~30 s trying to join its own dead
+	// predecessor before serving.
+	PortsFile string
 	// LogFile receives the server's logs (empty: discarded). The server logs a
 	// lot; keeping it out of the terminal keeps `runbook dev` readable.
 	LogFile  string
@@ -189,13 +195,9 @@ func newLogger(o Options) (log.Logger, error) {
 }
 
 func serverConfig(o Options, sqlCfg *config.SQL) (*config.Config, error) {
-	ports := make([]int, 0, 8)
-	for i := 0; i < 7; i++ {
-		p, err := freePort(o.Host)
-		if err != nil {
-			return nil, err
-		}
-		ports = append(ports, p)
+	ports, err := servicePorts(o)
+	if err != nil {
+		return nil, err
 	}
 	svc := func(grpc, membership int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: o.Host}}

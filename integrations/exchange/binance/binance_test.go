@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/keyresponse/runbook/integrations/exchange"
-	"github.com/keyresponse/runbook/integrations/exchange/binance"
+	_ "github.com/keyresponse/runbook/integrations/exchange/binance" // registers "binance"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/exchangesim/binancesim"
 )
@@ -235,5 +235,4 @@ func TestTradeOnlyKeyCannotWithdraw(t *testing.T) {
 	if w := f.sim.Withdrawals(); len(w) != 0 {
 		t.Fatalf("withdrawals = %+v", w)
 	}
-	_ = binance.Name
 }

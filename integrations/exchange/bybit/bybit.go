@@ -28,6 +28,8 @@ package bybit
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -120,18 +122,18 @@ func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAdd
 // codeKinds refines ccxt's classification with Bybit retCodes it leaves as
 // a generic ExchangeError or maps too coarsely.
 var codeKinds = map[string]exchange.Kind{
-	"10003": exchange.KindAuthentication, // API key is invalid (unknown or deleted)
-	"10004": exchange.KindAuthentication, // bad signature
-	"10007": exchange.KindAuthentication,
-	"33004": exchange.KindAuthentication, // api key expired
-	"10005": exchange.KindPermission,     // the key lacks the permission
-	"10010": exchange.KindPermission,     // unmatched IP
-	"10027": exchange.KindPermission,
-	"10029": exchange.KindPermission,
-	"10006": exchange.KindRateLimited,
-	"10018": exchange.KindRateLimited,
-	"10016": exchange.KindUnavailable, // internal server error / service restarting
-	"10001": exchange.KindInvalid,
+	"10003":  exchange.KindAuthentication, // API key is invalid (unknown or deleted)
+	"10004":  exchange.KindAuthentication, // bad signature
+	"10007":  exchange.KindAuthentication,
+	"33004":  exchange.KindAuthentication, // api key expired
+	"10005":  exchange.KindPermission,     // the key lacks the permission
+	"10010":  exchange.KindPermission,     // unmatched IP
+	"10027":  exchange.KindPermission,
+	"10029":  exchange.KindPermission,
+	"10006":  exchange.KindRateLimited,
+	"10018":  exchange.KindRateLimited,
+	"10016":  exchange.KindUnavailable, // internal server error / service restarting
+	"10001":  exchange.KindInvalid,
 	"110001": exchange.KindNotFound, // order does not exist
 }
 
@@ -149,7 +151,31 @@ func (a *Adapter) classify(op string, ex *ccxt.Bybit, err error) error {
 	if ex != nil {
 		headers = ex.LastResponseHeaders
 	}
-	return ccxtutil.Classify(Name, op, err, headers, codeKinds)
+	err = ccxtutil.Classify(Name, op, err, headers, codeKinds)
+	// Bybit announces the end of a rate-limit window in
+	// X-Bapi-Limit-Reset-Timestamp (ms) rather than Retry-After.
+	var e *exchange.Error
+	if errors.As(err, &e) && e.Kind == exchange.KindRateLimited && e.RetryAfter == 0 {
+		e.RetryAfter = resetIn(headers, time.Now())
+	}
+	return err
+}
+
+// resetIn reads X-Bapi-Limit-Reset-Timestamp from ccxt's header map.
+func resetIn(headers interface{}, now time.Time) time.Duration {
+	m, _ := headers.(map[string]interface{})
+	for k, v := range m {
+		if !strings.EqualFold(k, "X-Bapi-Limit-Reset-Timestamp") {
+			continue
+		}
+		s, _ := v.(string)
+		if ms, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+			if d := time.UnixMilli(ms).Sub(now); d > 0 {
+				return d.Round(time.Millisecond)
+			}
+		}
+	}
+	return 0
 }
 
 func (a *Adapter) mgmt(ctx context.Context) (*ccxt.Bybit, error) {

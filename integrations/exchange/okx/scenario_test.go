@@ -3,6 +3,7 @@ package okx_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -87,7 +88,9 @@ func checkContained(t *testing.T, c context.Context, f *fixture, leaked exchange
 		t.Fatalf("bot trading with the new key: %v", err)
 	}
 	for _, call := range f.sim.Calls(exchangesim.CallFilter{ClientIP: attackerIP}) {
-		if call.Op == "place_order" && call.Status == 200 && call.KeyID != leaked.APIKey {
+		// Bybit (and OKX for some codes) answer refusals with HTTP 200: an
+		// accepted order is a 200 without an error code.
+		if call.Op == "place_order" && call.Status == 200 && call.Code == "" && call.KeyID != leaked.APIKey {
 			t.Fatalf("attacker placed an order with key %s after containment", call.KeyID)
 		}
 	}
@@ -122,43 +125,57 @@ func TestLeakedKeyScenario(t *testing.T) {
 	}
 }
 
+// TestContainmentUnderFaults runs the containment while 30 % of requests
+// answer 429 (with Retry-After) or 503, over several fault sequences, and
+// checks with the simulator's call log that each run created exactly one
+// key and revoked the leaked one exactly once.
 func TestContainmentUnderFaults(t *testing.T) {
+	createFaulted := 0
+	for seed := int64(41); seed <= 48; seed++ {
+		t.Run("seed="+strconv.FormatInt(seed, 10), func(t *testing.T) {
+			createFaulted += containUnderFaults(t, seed)
+		})
+	}
+	if createFaulted == 0 {
+		t.Fatal("no create-key request was ever faulted: the runs prove nothing about duplicates")
+	}
+	t.Logf("%d create-key requests faulted across the runs", createFaulted)
+}
+
+// ok reports a call the dialect answered with success (OKX answers some
+// refusals with HTTP 200 and an error code).
+func ok(c exchangesim.Call) bool { return c.Status == 200 && c.Code == "" }
+
+func containUnderFaults(t *testing.T, seed int64) (createFaulted int) {
 	f := newFixture(t)
 	c := ctx(t)
 	sub := f.demo.Sub.Name
 	leaked := botCred(f.demo)
-	const label = "rb-inc43-create_key"
+	label := "rb-inc" + strconv.FormatInt(seed, 10) + "-create_key"
 
-	// 30 % of requests answer 429 (with Retry-After) or 503.
-	f.sim.SetFaults(exchangesim.Faults{RateLimit: 0.15, ServerError: 0.15, Exchanges: []string{okx.Name}, Seed: 43})
+	f.sim.SetFaults(exchangesim.Faults{RateLimit: 0.15, ServerError: 0.15, Exchanges: []string{okx.Name}, Seed: seed})
 	nk, _, err := contain(c, f.ex, sub, leaked, label)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.sim.SetFaults(exchangesim.Faults{})
 
-	injected := f.sim.InjectedFaults()
-	if injected[exchangesim.FaultRateLimit] == 0 || injected[exchangesim.FaultServerError] == 0 {
-		t.Fatalf("injected faults = %v, want both kinds", injected)
-	}
-	faulted := 0
+	var created, revoked []exchangesim.Call
 	for _, call := range f.sim.Calls(exchangesim.CallFilter{Exchange: okx.Name}) {
+		switch {
 		// A faulted call never reaches the dialect, so it has no Op: match the path.
-		if call.Fault != "" && strings.HasPrefix(call.Path, "/api/v5/users/subaccount/") {
-			faulted++
+		case call.Fault != "" && call.Method == "POST" && call.Path == "/api/v5/users/subaccount/apikey":
+			createFaulted++
+		case call.Op == "create_key" && ok(call):
+			created = append(created, call)
+		case call.Op == "revoke_key" && ok(call):
+			revoked = append(revoked, call)
 		}
 	}
-	if faulted == 0 {
-		t.Fatal("no key-management call was faulted: the run proves nothing")
-	}
-	t.Logf("injected %v; %d key-management calls faulted", injected, faulted)
-
-	// The call log proves exactly one key was created, and it is this one.
-	created := f.sim.Calls(exchangesim.CallFilter{Exchange: okx.Name, Op: "create_key", OnlyOK: true})
+	t.Logf("injected %v; %d create-key requests faulted", f.sim.InjectedFaults(), createFaulted)
 	if len(created) != 1 || !strings.Contains(created[0].Result, nk.ID) {
 		t.Fatalf("successful create_key calls = %+v, want exactly one creating %s", created, nk.ID)
 	}
-	revoked := f.sim.Calls(exchangesim.CallFilter{Exchange: okx.Name, Op: "revoke_key", OnlyOK: true})
 	if len(revoked) != 1 || !strings.Contains(revoked[0].Result, leaked.APIKey) {
 		t.Fatalf("successful revoke_key calls = %+v, want exactly one revoking the leaked key", revoked)
 	}
@@ -167,4 +184,33 @@ func TestContainmentUnderFaults(t *testing.T) {
 		t.Fatalf("live keys on the bot's sub-account = %d, want only the new one", len(live))
 	}
 	checkContained(t, c, f, leaked, nk)
+	return createFaulted
+}
+
+// TestLostCreateAnswer: the create request succeeds but its answer is lost
+// (connection reset after the handler ran). The retry must not make a second
+// key: the label finds the first one, and OKX itself refuses a duplicate
+// label (59502). The secret of that first key is lost with the answer, so
+// the create action has to revoke it and create again under a fresh label.
+func TestLostCreateAnswer(t *testing.T) {
+	f := newFixture(t)
+	c := ctx(t)
+	sub := f.demo.Sub.Name
+	req := exchange.CreateKeyRequest{SubAccount: sub, Label: "rb-inc9-create_key",
+		Permissions: exchange.Permissions{Read: true, Trade: true}, IPWhitelist: []string{botIP}}
+	f.sim.SetFaults(exchangesim.Faults{DropAfter: 1, PathPrefixes: []string{"/api/v5/users/subaccount/apikey"}})
+	if _, err := f.ex.CreateKey(c, req); exchange.KindOf(err) != exchange.KindNetwork {
+		t.Fatalf("create with a lost answer: err = %v, want network", err)
+	}
+	f.sim.SetFaults(exchangesim.Faults{})
+	k, found, err := exchange.FindByLabel(c, f.ex, sub, req.Label)
+	if err != nil || !found || !exchange.SameIPs(k.IPWhitelist, []string{botIP}) || k.Permissions.Withdraw {
+		t.Fatalf("find by label = %+v, %v, %v; want the key made by the lost request", k, found, err)
+	}
+	if _, err := f.ex.CreateKey(c, req); exchange.KindOf(err) != exchange.KindInvalid || code(err) != "59502" {
+		t.Fatalf("second create with the same label: err = %v, want invalid 59502", err)
+	}
+	if n := len(f.sim.Keys(okx.Name, f.demo.Sub.ID, false)); n != 2 { // the demo bot key and this one
+		t.Fatalf("live keys = %d, want 2", n)
+	}
 }

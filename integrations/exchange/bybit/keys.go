@@ -1,0 +1,249 @@
+package bybit
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyresponse/runbook/integrations/exchange"
+	"github.com/keyresponse/runbook/integrations/exchange/ccxtutil"
+)
+
+// Sub-account API keys through the management credential:
+//
+//	GET  /v5/user/sub-apikeys     PrivateGetV5UserSubApikeys     (subMemberId, cursor)
+//	POST /v5/user/create-sub-api  PrivatePostV5UserCreateSubApi  (subuid, note, readOnly 0|1, ips "a,b", permissions)
+//	POST /v5/user/update-sub-api  PrivatePostV5UserUpdateSubApi  (apikey, readOnly, ips, permissions)
+//	POST /v5/user/delete-sub-api  PrivatePostV5UserDeleteSubApi  (apikey)
+//
+// update-sub-api's documented defaults are dangerous: readOnly absent means
+// 0 (read and write) and ips absent means "no binding". So every update
+// sends readOnly and ips explicitly, read from the key first; permissions
+// absent means unchanged, so a whitelist change leaves them out.
+
+// listPages bounds sub-apikeys pagination (20 keys a page).
+const listPages = 20
+
+// permissionsOf reads Bybit's permission groups. readOnly wins over the
+// groups; any Wallet permission (transfer or withdrawal) means funds can
+// leave, which is what Withdraw stands for.
+func permissionsOf(m map[string]interface{}) exchange.Permissions {
+	p := exchange.Permissions{Read: true}
+	if ccxtutil.Bool(m, "readOnly") {
+		return p
+	}
+	groups := ccxtutil.Map(m["permissions"])
+	for _, s := range ccxtutil.Strings(groups, "Spot") {
+		if s == "SpotTrade" {
+			p.Trade = true
+		}
+	}
+	p.Futures = len(ccxtutil.Strings(groups, "ContractTrade")) > 0 || len(ccxtutil.Strings(groups, "Options")) > 0
+	p.Withdraw = len(ccxtutil.Strings(groups, "Wallet")) > 0
+	return p
+}
+
+// permissionsParam renders permissions for a sub-account key, with the
+// readOnly flag. Bybit wants at least one group even for a read-only key.
+func permissionsParam(p exchange.Permissions) (map[string]interface{}, int) {
+	groups := map[string]interface{}{}
+	if p.Trade {
+		groups["Spot"] = []interface{}{"SpotTrade"}
+	}
+	if p.Futures {
+		groups["ContractTrade"] = []interface{}{"Order", "Position"}
+	}
+	if p.Withdraw {
+		groups["Wallet"] = []interface{}{"AccountTransfer", "SubMemberTransferList"}
+	}
+	if len(groups) == 0 {
+		return map[string]interface{}{"Spot": []interface{}{"SpotTrade"}}, 1
+	}
+	return groups, 0
+}
+
+// whitelist reads ips; ["*"] means no binding.
+func whitelist(m map[string]interface{}) []string {
+	var out []string
+	for _, ip := range ccxtutil.Strings(m, "ips") {
+		if ip != "*" {
+			out = append(out, ip)
+		}
+	}
+	return exchange.NormalizeIPs(out)
+}
+
+func ipsParam(ips []string) string {
+	ips = exchange.NormalizeIPs(ips)
+	if len(ips) == 0 {
+		return "*"
+	}
+	return strings.Join(ips, ",")
+}
+
+func keyOf(m map[string]interface{}, sub string) exchange.Key {
+	k := exchange.Key{
+		ID:          ccxtutil.Str(m, "apiKey"),
+		Label:       ccxtutil.Str(m, "note"),
+		SubAccount:  sub,
+		Permissions: permissionsOf(m),
+		IPWhitelist: whitelist(m),
+	}
+	if t, err := time.Parse(time.RFC3339, ccxtutil.Str(m, "createdAt")); err == nil {
+		k.CreatedAt = t.UTC()
+	}
+	return k
+}
+
+func subUID(op, sub string) (int64, error) {
+	uid, err := strconv.ParseInt(sub, 10, 64)
+	if err != nil || uid <= 0 {
+		return 0, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: op,
+			Message: "a Bybit sub-account is named by its numeric UID, not " + strconv.Quote(sub)}
+	}
+	return uid, nil
+}
+
+// ListKeys implements exchange.Exchange; sub is the sub-account's UID.
+func (a *Adapter) ListKeys(ctx context.Context, subAccount string) ([]exchange.Key, error) {
+	return a.listKeys(ctx, "list_keys", subAccount)
+}
+
+func (a *Adapter) listKeys(ctx context.Context, op, subAccount string) ([]exchange.Key, error) {
+	if _, err := subUID(op, subAccount); err != nil {
+		return nil, err
+	}
+	ex, err := a.mgmt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := []exchange.Key{}
+	cursor := ""
+	for page := 0; page < listPages; page++ {
+		params := map[string]interface{}{"subMemberId": subAccount}
+		if cursor != "" {
+			params["cursor"] = cursor
+		}
+		res, err := a.call(ctx, ex, op, ex.PrivateGetV5UserSubApikeys(params))
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range ccxtutil.List(res["result"]) {
+			if m := ccxtutil.Map(x); m != nil {
+				keys = append(keys, keyOf(m, subAccount))
+			}
+		}
+		if cursor = ccxtutil.Str(res, "nextPageCursor"); cursor == "" {
+			return keys, nil
+		}
+	}
+	return keys, nil
+}
+
+// KeyInfo implements exchange.Exchange.
+func (a *Adapter) KeyInfo(ctx context.Context, subAccount, keyID string) (exchange.Key, error) {
+	return a.keyInfo(ctx, "key_info", subAccount, keyID)
+}
+
+func (a *Adapter) keyInfo(ctx context.Context, op, subAccount, keyID string) (exchange.Key, error) {
+	keys, err := a.listKeys(ctx, op, subAccount)
+	if err != nil {
+		return exchange.Key{}, err
+	}
+	for _, k := range keys {
+		if k.ID == keyID {
+			return k, nil
+		}
+	}
+	return exchange.Key{}, &exchange.Error{Kind: exchange.KindNotFound, Exchange: Name, Op: op,
+		Message: "no such key on sub-account " + subAccount}
+}
+
+// CreateKey implements exchange.Exchange.
+func (a *Adapter) CreateKey(ctx context.Context, req exchange.CreateKeyRequest) (exchange.NewKey, error) {
+	uid, err := subUID("create_key", req.SubAccount)
+	if err != nil {
+		return exchange.NewKey{}, err
+	}
+	ex, err := a.mgmt(ctx)
+	if err != nil {
+		return exchange.NewKey{}, err
+	}
+	groups, ro := permissionsParam(req.Permissions)
+	params := map[string]interface{}{"subuid": uid, "note": req.Label, "readOnly": ro, "permissions": groups}
+	if len(exchange.NormalizeIPs(req.IPWhitelist)) > 0 {
+		params["ips"] = ipsParam(req.IPWhitelist)
+	}
+	res, err := a.call(ctx, ex, "create_key", ex.PrivatePostV5UserCreateSubApi(params))
+	if err != nil {
+		return exchange.NewKey{}, err
+	}
+	if ccxtutil.Str(res, "apiKey") == "" || ccxtutil.Str(res, "secret") == "" {
+		return exchange.NewKey{}, &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "create_key",
+			Message: "Bybit answered without the new key"}
+	}
+	k := keyOf(res, req.SubAccount)
+	// create-sub-api does not echo ips: report what was asked for.
+	k.IPWhitelist = exchange.NormalizeIPs(req.IPWhitelist)
+	k.CreatedAt = time.Now().UTC()
+	return exchange.NewKey{Key: k, Secret: ccxtutil.Str(res, "secret")}, nil
+}
+
+// RevokeKey implements exchange.Exchange. Bybit has no documented error
+// code for an unknown sub API key, so absence is established by listing
+// the sub-account's keys first (KindNotFound), which also makes a retry
+// after a lost answer come out right.
+func (a *Adapter) RevokeKey(ctx context.Context, subAccount, keyID string) error {
+	if _, err := a.keyInfo(ctx, "revoke_key", subAccount, keyID); err != nil {
+		return err
+	}
+	ex, err := a.mgmt(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = a.call(ctx, ex, "revoke_key", ex.PrivatePostV5UserDeleteSubApi(map[string]interface{}{"apikey": keyID}))
+	return err
+}
+
+// SetPermissions implements exchange.Exchange. The key's current whitelist
+// is sent along, since update-sub-api unbinds a key whose ips are left out.
+func (a *Adapter) SetPermissions(ctx context.Context, subAccount, keyID string, p exchange.Permissions) error {
+	k, err := a.keyInfo(ctx, "set_permissions", subAccount, keyID)
+	if err != nil {
+		return err
+	}
+	groups, ro := permissionsParam(p)
+	return a.update(ctx, "set_permissions", map[string]interface{}{"apikey": keyID, "readOnly": ro,
+		"ips": ipsParam(k.IPWhitelist), "permissions": groups})
+}
+
+// SetIPWhitelist implements exchange.Exchange: ips replaces the whole list
+// (a set). readOnly is sent as it is now (absent would mean read-write);
+// permissions are left out (unchanged). An empty list is refused: it would
+// unbind the key from every address.
+func (a *Adapter) SetIPWhitelist(ctx context.Context, subAccount, keyID string, ips []string) error {
+	if len(exchange.NormalizeIPs(ips)) == 0 {
+		return &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "set_ip_whitelist",
+			Message: "refusing to remove the whitelist (Bybit ips=\"*\" unbinds the key)"}
+	}
+	k, err := a.keyInfo(ctx, "set_ip_whitelist", subAccount, keyID)
+	if err != nil {
+		return err
+	}
+	ro := 0
+	if !(k.Permissions.Trade || k.Permissions.Futures || k.Permissions.Withdraw) {
+		ro = 1
+	}
+	return a.update(ctx, "set_ip_whitelist", map[string]interface{}{"apikey": keyID, "readOnly": ro,
+		"ips": ipsParam(ips)})
+}
+
+func (a *Adapter) update(ctx context.Context, op string, params map[string]interface{}) error {
+	ex, err := a.mgmt(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = a.call(ctx, ex, op, ex.PrivatePostV5UserUpdateSubApi(params))
+	return err
+}
