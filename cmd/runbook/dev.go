@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyresponse/runbook/events/ingest"
 )
 
 func newDevCommand(g *globals) *cobra.Command {
-	var temporalPort, natsPort int
+	var temporalPort, natsPort, maxAuto, maxAutoPerExchange int
 	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole engine in one process: embedded Temporal (SQLite) and NATS JetStream, the worker",
@@ -25,6 +28,10 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				return err
 			}
 			ep := g.resolved()
+			books, err := g.triggerBooks()
+			if err != nil {
+				return err
+			}
 			stack, err := startDevStack(cmd.Context(), devOptions{
 				home:         home,
 				temporalPort: temporalPort,
@@ -33,6 +40,8 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				console:      g.stdout,
 				allowedHosts: allowedHostsFromEnv(),
 				identity:     "runbook-dev",
+				books:        books,
+				limits:       ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoPerExchange},
 			})
 			if err != nil {
 				return err
@@ -50,18 +59,21 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
   temporal   %s  namespace %s  (SQLite: %s)
   nats       %s  (JetStream store: %s)
   worker     task queue %q
+  events     breach.<bot>.<kind> on stream BREACH (signed with %s), dead letters on BREACH_DLQ, audit on AUDIT
 try, from another terminal:
   runbook list
   runbook exec demo-approval --input bot=bot-1 --wait
   runbook approve demo-approval:bot-1
 Ctrl-C stops; state is kept for the next start.
-`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue)
+`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue, keyringFile(home))
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stdout, "runbook dev: stopping")
 			return nil
 		},
 	}
 	c.Flags().IntVar(&temporalPort, "temporal-port", 7233, "Temporal frontend port (0 = any free port)")
+	c.Flags().IntVar(&maxAuto, "max-auto-incidents", 50, "blast-radius cap: automatic incidents per hour before irreversible steps wait for approval (0 = no cap)")
+	c.Flags().IntVar(&maxAutoPerExchange, "max-auto-incidents-per-exchange", 20, "blast-radius cap per exchange per hour (0 = no cap)")
 	c.Flags().IntVar(&natsPort, "nats-port", 4222, "NATS client port (0 = any free port)")
 	return c
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/keyresponse/runbook/events/breach"
+	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/natsdev"
 	"github.com/keyresponse/runbook/integrations/temporaldev"
 )
@@ -22,6 +26,10 @@ type devOptions struct {
 	console      io.Writer
 	allowedHosts []string
 	identity     string
+	// books are the runbooks the trigger consumer matches events against.
+	books func() []ingest.LoadedRunbook
+	// limits cap automatic incidents (blast radius); zero means no cap.
+	limits ingest.LimitConfig
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -30,6 +38,8 @@ type devStack struct {
 	nats     *natsdev.Server
 	client   client.Client
 	worker   worker.Worker
+	events   *natsSide
+	keyring  breach.Keyring
 	opts     devOptions
 }
 
@@ -65,8 +75,29 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg)
+	if s.keyring, err = ensureDevKeyring(o.home); err != nil {
+		return nil, fmt.Errorf("event signing keys: %w", err)
+	}
+	es := eventSettings{
+		natsURL:   s.nats.URL(),
+		keyring:   s.keyring,
+		window:    5 * time.Minute,
+		limits:    o.limits,
+		namespace: s.temporal.Namespace(),
+		taskQueue: o.taskQueue,
+		logger:    slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if s.events, err = connectEvents(ctx, es); err != nil {
+		return nil, err
+	}
+	s.events.wireAudit(reg, s.worker)
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
+	}
+	if o.books != nil {
+		if err := s.events.startConsumer(ctx, es, s.client, reg, o.books); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -78,6 +109,7 @@ func (s *devStack) endpoints() endpoints {
 // stop shuts down in reverse order: the worker first so no task is half
 // handed over, then the servers.
 func (s *devStack) stop() {
+	s.events.close()
 	if s.worker != nil {
 		s.worker.Stop()
 	}

@@ -71,6 +71,9 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newDenyCommand(g),
 		newAbortCommand(g),
 		newActionsCommand(g),
+		newEventCommand(g),
+		newAuditCommand(g),
+		newReportCommand(g),
 	)
 	return root
 }

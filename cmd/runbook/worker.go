@@ -2,18 +2,35 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyresponse/runbook/events/ingest"
 )
 
 func newWorkerCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var (
+		consumer    bool
+		window      time.Duration
+		maxAuto     int
+		maxAutoExch int
+	)
+	c := &cobra.Command{
 		Use:   "worker",
-		Short: "Run the worker against an external Temporal (and NATS) given by flags or RUNBOOK_* environment",
-		Args:  cobra.NoArgs,
+		Short: "Run the worker (and the trigger consumer) against an external Temporal and NATS",
+		Long: `worker connects to the Temporal frontend and NATS given by flags or environment
+(RUNBOOK_TEMPORAL_ADDRESS, RUNBOOK_NAMESPACE, RUNBOOK_TASK_QUEUE, RUNBOOK_NATS_URL and
+RUNBOOK_NATS_CREDS / _NKEY / _USER+_PASSWORD / _TOKEN), registers the interpreter workflow and
+every action, writes the audit trail, and runs the trigger consumer. Event signing keys come
+from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
 			ep := g.resolved()
-			c, err := g.dialTemporal(cmd.Context())
+			c, err := g.dialTemporal(ctx)
 			if err != nil {
 				return err
 			}
@@ -23,13 +40,46 @@ func newWorkerCommand(g *globals) *cobra.Command {
 				return err
 			}
 			w := newWorker(c, ep.TaskQueue, reg)
+			es := eventSettings{
+				natsURL: ep.NATS,
+				conn:    natsConnOptions(ep.NATS, "runbook-worker"),
+
+				window:    window,
+				limits:    ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoExch},
+				namespace: ep.Namespace,
+				taskQueue: ep.TaskQueue,
+				logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			}
+			events, err := connectEvents(ctx, es)
+			if err != nil {
+				return err
+			}
+			defer events.close()
+			events.wireAudit(reg, w)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}
 			defer w.Stop()
-			fmt.Fprintf(g.stdout, "worker on %s namespace %s task queue %q\n", ep.Temporal, ep.Namespace, ep.TaskQueue)
-			<-cmd.Context().Done()
+			if consumer {
+				if es.keyring, err = g.loadKeyring(); err != nil {
+					return err
+				}
+				books, err := g.triggerBooks()
+				if err != nil {
+					return err
+				}
+				if err := events.startConsumer(ctx, es, c, reg, books); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(g.stdout, "worker on %s namespace %s task queue %q; NATS %s; trigger consumer %v\n", ep.Temporal, ep.Namespace, ep.TaskQueue, ep.NATS, consumer)
+			<-ctx.Done()
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&consumer, "consumer", true, "also run the trigger consumer (breach events → incidents)")
+	c.Flags().DurationVar(&window, "event-window", 5*time.Minute, "accept signed events only within this time of their timestamp")
+	c.Flags().IntVar(&maxAuto, "max-auto-incidents", 50, "blast-radius cap: automatic incidents per hour (0 = no cap)")
+	c.Flags().IntVar(&maxAutoExch, "max-auto-incidents-per-exchange", 20, "blast-radius cap per exchange per hour (0 = no cap)")
+	return c
 }

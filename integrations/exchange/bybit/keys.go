@@ -107,10 +107,19 @@ func subUID(op, sub string) (int64, error) {
 
 // ListKeys implements exchange.Exchange; sub is the sub-account's UID.
 func (a *Adapter) ListKeys(ctx context.Context, subAccount string) ([]exchange.Key, error) {
-	return a.listKeys(ctx, "list_keys", subAccount)
+	raw, err := a.listRaw(ctx, "list_keys", subAccount)
+	if err != nil {
+		return nil, err
+	}
+	keys := []exchange.Key{}
+	for _, m := range raw {
+		keys = append(keys, keyOf(m, subAccount))
+	}
+	return keys, nil
 }
 
-func (a *Adapter) listKeys(ctx context.Context, op, subAccount string) ([]exchange.Key, error) {
+// listRaw returns the sub-account's keys as Bybit reports them.
+func (a *Adapter) listRaw(ctx context.Context, op, subAccount string) ([]map[string]interface{}, error) {
 	if _, err := subUID(op, subAccount); err != nil {
 		return nil, err
 	}
@@ -118,7 +127,7 @@ func (a *Adapter) listKeys(ctx context.Context, op, subAccount string) ([]exchan
 	if err != nil {
 		return nil, err
 	}
-	keys := []exchange.Key{}
+	var out []map[string]interface{}
 	cursor := ""
 	for page := 0; page < listPages; page++ {
 		params := map[string]interface{}{"subMemberId": subAccount}
@@ -131,32 +140,36 @@ func (a *Adapter) listKeys(ctx context.Context, op, subAccount string) ([]exchan
 		}
 		for _, x := range ccxtutil.List(res["result"]) {
 			if m := ccxtutil.Map(x); m != nil {
-				keys = append(keys, keyOf(m, subAccount))
+				out = append(out, m)
 			}
 		}
 		if cursor = ccxtutil.Str(res, "nextPageCursor"); cursor == "" {
-			return keys, nil
+			break
 		}
 	}
-	return keys, nil
+	return out, nil
 }
 
 // KeyInfo implements exchange.Exchange.
 func (a *Adapter) KeyInfo(ctx context.Context, subAccount, keyID string) (exchange.Key, error) {
-	return a.keyInfo(ctx, "key_info", subAccount, keyID)
-}
-
-func (a *Adapter) keyInfo(ctx context.Context, op, subAccount, keyID string) (exchange.Key, error) {
-	keys, err := a.listKeys(ctx, op, subAccount)
+	m, err := a.rawKey(ctx, "key_info", subAccount, keyID)
 	if err != nil {
 		return exchange.Key{}, err
 	}
-	for _, k := range keys {
-		if k.ID == keyID {
-			return k, nil
+	return keyOf(m, subAccount), nil
+}
+
+func (a *Adapter) rawKey(ctx context.Context, op, subAccount, keyID string) (map[string]interface{}, error) {
+	raw, err := a.listRaw(ctx, op, subAccount)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range raw {
+		if ccxtutil.Str(m, "apiKey") == keyID {
+			return m, nil
 		}
 	}
-	return exchange.Key{}, &exchange.Error{Kind: exchange.KindNotFound, Exchange: Name, Op: op,
+	return nil, &exchange.Error{Kind: exchange.KindNotFound, Exchange: Name, Op: op,
 		Message: "no such key on sub-account " + subAccount}
 }
 
@@ -195,7 +208,7 @@ func (a *Adapter) CreateKey(ctx context.Context, req exchange.CreateKeyRequest) 
 // the sub-account's keys first (KindNotFound), which also makes a retry
 // after a lost answer come out right.
 func (a *Adapter) RevokeKey(ctx context.Context, subAccount, keyID string) error {
-	if _, err := a.keyInfo(ctx, "revoke_key", subAccount, keyID); err != nil {
+	if _, err := a.rawKey(ctx, "revoke_key", subAccount, keyID); err != nil {
 		return err
 	}
 	ex, err := a.mgmt(ctx)
@@ -209,13 +222,13 @@ func (a *Adapter) RevokeKey(ctx context.Context, subAccount, keyID string) error
 // SetPermissions implements exchange.Exchange. The key's current whitelist
 // is sent along, since update-sub-api unbinds a key whose ips are left out.
 func (a *Adapter) SetPermissions(ctx context.Context, subAccount, keyID string, p exchange.Permissions) error {
-	k, err := a.keyInfo(ctx, "set_permissions", subAccount, keyID)
+	m, err := a.rawKey(ctx, "set_permissions", subAccount, keyID)
 	if err != nil {
 		return err
 	}
 	groups, ro := permissionsParam(p)
 	return a.update(ctx, "set_permissions", map[string]interface{}{"apikey": keyID, "readOnly": ro,
-		"ips": ipsParam(k.IPWhitelist), "permissions": groups})
+		"ips": ipsParam(whitelist(m)), "permissions": groups})
 }
 
 // SetIPWhitelist implements exchange.Exchange: ips replaces the whole list
@@ -227,12 +240,12 @@ func (a *Adapter) SetIPWhitelist(ctx context.Context, subAccount, keyID string, 
 		return &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "set_ip_whitelist",
 			Message: "refusing to remove the whitelist (Bybit ips=\"*\" unbinds the key)"}
 	}
-	k, err := a.keyInfo(ctx, "set_ip_whitelist", subAccount, keyID)
+	m, err := a.rawKey(ctx, "set_ip_whitelist", subAccount, keyID)
 	if err != nil {
 		return err
 	}
 	ro := 0
-	if !(k.Permissions.Trade || k.Permissions.Futures || k.Permissions.Withdraw) {
+	if ccxtutil.Bool(m, "readOnly") {
 		ro = 1
 	}
 	return a.update(ctx, "set_ip_whitelist", map[string]interface{}{"apikey": keyID, "readOnly": ro,

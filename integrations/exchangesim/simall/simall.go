@@ -5,13 +5,16 @@ package simall
 import (
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/exchangesim/binancesim"
+	"github.com/keyresponse/runbook/integrations/exchangesim/bybitsim"
+	"github.com/keyresponse/runbook/integrations/exchangesim/okxsim"
 )
 
 // Dialects returns a fresh instance of every dialect.
 func Dialects() []exchangesim.Dialect {
 	return []exchangesim.Dialect{
 		binancesim.New(),
-		// okxsim.New(), bybitsim.New(): added by their packages' authors.
+		okxsim.New(),
+		bybitsim.New(),
 	}
 }
 

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/keyresponse/runbook/activities"
+	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/breach"
+	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/events/ingest/temporalstart"
+)
+
+// eventSettings configure the NATS side of the engine.
+type eventSettings struct {
+	natsURL   string
+	conn      ingest.ConnOptions
+	keyring   breach.Keyring
+	window    time.Duration
+	unsigned  []string
+	limits    ingest.LimitConfig
+	namespace string
+	taskQueue string
+	logger    *slog.Logger
+}
+
+// natsSide is the engine's NATS half: streams, the audit store (whose hook
+// every action reports to) and the trigger consumer.
+type natsSide struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	store    *audit.Store
+	consumer *ingest.Consumer
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// connectEvents connects to NATS and makes sure every stream exists.
+func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
+	opts := s.conn
+	opts.URL = s.natsURL
+	if opts.Name == "" {
+		opts.Name = "runbook"
+	}
+	nc, err := ingest.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach NATS at %s: %w", s.natsURL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if err := ingest.EnsureStreams(ctx, js); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("breach streams: %w", err)
+	}
+	if _, err := audit.EnsureStream(ctx, js, audit.StreamOptions{}); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("audit stream: %w", err)
+	}
+	return &natsSide{nc: nc, js: js, store: audit.NewStore(js)}, nil
+}
+
+// wireAudit makes every action report to the audit trail and registers the
+// activity the workflow writes incident-level facts through.
+func (n *natsSide) wireAudit(reg *activities.Registry, w worker.Worker) {
+	reg.AddHook(audit.NewHook(n.store))
+	ra := &audit.RecordActivity{Store: n.store}
+	w.RegisterActivityWithOptions(ra.Record, activity.RegisterOptions{Name: audit.RecordActivityName})
+}
+
+// startConsumer runs the trigger consumer until stop.
+func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client.Client, cat *activities.Registry, books func() []ingest.LoadedRunbook) error {
+	kv, err := ingest.EnsureReplayBucket(ctx, n.js, s.window)
+	if err != nil {
+		return fmt.Errorf("replay bucket: %w", err)
+	}
+	var lim ingest.Limiter
+	if s.limits.Global > 0 || s.limits.PerExchange > 0 {
+		if lim, err = ingest.NewStreamLimiter(ctx, n.js, s.limits); err != nil {
+			return fmt.Errorf("blast-radius limiter: %w", err)
+		}
+	}
+	c, err := ingest.NewConsumer(ctx, n.js, ingest.Config{
+		Verifier: &breach.Verifier{Keys: s.keyring, Window: s.window, AllowUnsigned: s.unsigned, Replay: ingest.KVReplayGuard{KV: kv}},
+		Runbooks: books,
+		Starter: &temporalstart.Starter{
+			Service:   tc.WorkflowService(),
+			Namespace: s.namespace,
+			TaskQueue: s.taskQueue,
+			Actions:   cat,
+			Identity:  "runbook-trigger-consumer",
+		},
+		Limiter:      lim,
+		RequireMatch: true,
+		Logger:       s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("trigger consumer: %w", err)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	n.consumer, n.cancel, n.done = c, cancel, make(chan error, 1)
+	go func() { n.done <- c.Run(cctx) }()
+	return nil
+}
+
+func (n *natsSide) close() {
+	if n == nil {
+		return
+	}
+	if n.cancel != nil {
+		n.cancel()
+		select {
+		case <-n.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	n.nc.Close()
+}
+
+// triggerBooks returns the loaded runbooks in the form the consumer matches.
+func (g *globals) triggerBooks() (func() []ingest.LoadedRunbook, error) {
+	all, err := g.allRunbooks()
+	if err != nil {
+		return nil, err
+	}
+	var books []ingest.LoadedRunbook
+	for _, lr := range all {
+		books = append(books, ingest.LoadedRunbook{Runbook: *lr.Runbook, Hash: lr.Hash})
+	}
+	return func() []ingest.LoadedRunbook { return books }, nil
+}
+
+// keyringFile is where `runbook dev` keeps its event-signing keys.
+func keyringFile(home string) string { return filepath.Join(home, "event-keys") }
+
+// ensureDevKeyring creates a signing key for the dev engine on first start
+// (mode 0600), so `runbook event send` and the consumer share it.
+func ensureDevKeyring(home string) (breach.Keyring, error) {
+	path := keyringFile(home)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		secret := make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, secret); err != nil {
+			return nil, err
+		}
+		line := "# event signing keys for runbook dev: id=base64(secret)\ndev=" + base64.StdEncoding.EncodeToString(secret) + "\n"
+		if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return breach.LoadKeyringFile(path)
+}
+
+// loadKeyring reads the signing keys: RUNBOOK_EVENT_KEYS, then the file in
+// RUNBOOK_EVENT_KEYS_FILE, then the dev engine's file in the home dir.
+func (g *globals) loadKeyring() (breach.Keyring, error) {
+	if v := os.Getenv("RUNBOOK_EVENT_KEYS"); v != "" {
+		return breach.ParseKeyring(v)
+	}
+	if f := os.Getenv("RUNBOOK_EVENT_KEYS_FILE"); f != "" {
+		return breach.LoadKeyringFile(f)
+	}
+	if _, err := os.Stat(keyringFile(g.homeDir())); err == nil {
+		return breach.LoadKeyringFile(keyringFile(g.homeDir()))
+	}
+	return nil, fmt.Errorf("no event signing keys: set RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE (runbook dev creates %s)", keyringFile(g.homeDir()))
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyresponse/runbook/events/breach"
+	"github.com/keyresponse/runbook/events/ingest"
+)
+
+func newEventCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "event", Short: "Publish breach events (on-call testing, demos)"}
+	c.AddCommand(newEventSendCommand(g))
+	return c
+}
+
+func newEventSendCommand(g *globals) *cobra.Command {
+	var (
+		data     breach.Data
+		kind     string
+		keyID    string
+		severity string
+		evidence []string
+		count    int
+		source   string
+	)
+	c := &cobra.Command{
+		Use:   "send",
+		Short: "Publish a signed breach event on breach.<bot>.<kind>",
+		Example: `  runbook event send --bot bot-1 --kind key_leaked --exchange binance --key-id AKx1 --severity critical
+  runbook event send --bot bot-1 --kind login_unknown_ip --evidence ip=203.0.113.7`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := g.loadKeyring()
+			if err != nil {
+				return err
+			}
+			if keyID == "" {
+				if len(kr) != 1 {
+					return fmt.Errorf("--key-id: the keyring holds %d keys, name the one to sign with", len(kr))
+				}
+				for id := range kr {
+					keyID = id
+				}
+			}
+			data.Severity = breach.Severity(severity)
+			data.Source = source
+			data.Evidence = map[string]any{}
+			for _, kv := range evidence {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return fmt.Errorf("--evidence %q: want name=value", kv)
+				}
+				data.Evidence[k] = v
+			}
+			nc, js, err := g.connectNATS(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			var ids []string
+			for i := 0; i < count; i++ {
+				ev, err := breach.Sign(breach.New("runbook-cli/"+g.operator(), kind, data, time.Now()), kr, keyID)
+				if err != nil {
+					return err
+				}
+				if _, err := ingest.Publish(cmd.Context(), js, ev); err != nil {
+					return err
+				}
+				ids = append(ids, ev.ID)
+			}
+			if asJSON, _ := g.jsonOutput(); asJSON {
+				return json.NewEncoder(g.stdout).Encode(map[string]any{"subject": breach.Subject(data.Bot, kind), "event_ids": ids})
+			}
+			fmt.Fprintf(g.stdout, "published %d event(s) on %s (signed with key %q)\n", len(ids), breach.Subject(data.Bot, kind), keyID)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&data.Bot, "bot", "", "bot id (required)")
+	f.StringVar(&kind, "kind", "key_leaked", "breach kind: key_leaked, login_unknown_ip, withdrawal_attempt, ...")
+	f.StringVar(&data.Exchange, "exchange", "", "exchange of the key (binance, okx, bybit)")
+	f.StringVar(&data.KeyID, "key-id", "", "the leaked API key's id (never its secret)")
+	f.StringVar(&keyID, "sign-key", "", "id of the signing key in the keyring (default: the only one)")
+	f.StringVar(&severity, "severity", "high", "low, medium, high or critical")
+	f.StringArrayVar(&evidence, "evidence", nil, "evidence as name=value (repeatable)")
+	f.IntVar(&count, "count", 1, "publish this many events (each with its own id)")
+	f.StringVar(&source, "source", "manual", "what detected the breach")
+	_ = c.MarkFlagRequired("bot")
+	return c
+}
