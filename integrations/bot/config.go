@@ -44,10 +44,10 @@ type Config struct {
 
 	// nats: the bot's NaCl box public key (base64, 32 bytes), the engine's
 	// box private key location, and an optional subject override.
-	PublicKey      string `json:"public_key,omitempty" yaml:"public_key,omitempty"`
-	EngineKeyEnv   string `json:"engine_key_env,omitempty" yaml:"engine_key_env,omitempty"`
-	EngineKeyRef   string `json:"engine_key_ref,omitempty" yaml:"engine_key_ref,omitempty"`
-	Subject        string `json:"subject,omitempty" yaml:"subject,omitempty"`
+	PublicKey    string `json:"public_key,omitempty" yaml:"public_key,omitempty"`
+	EngineKeyEnv string `json:"engine_key_env,omitempty" yaml:"engine_key_env,omitempty"`
+	EngineKeyRef string `json:"engine_key_ref,omitempty" yaml:"engine_key_ref,omitempty"`
+	Subject      string `json:"subject,omitempty" yaml:"subject,omitempty"`
 
 	// Exchange and Account say which exchange account the bot trades on;
 	// deliveries of credentials for another exchange are refused.

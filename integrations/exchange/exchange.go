@@ -72,8 +72,8 @@ type Config struct {
 	// LocalAddr is the source IP outgoing connections bind to ("" = any).
 	// Tests use it to appear as a given bot or attacker IP.
 	LocalAddr string `json:"local_addr,omitempty"`
-	// Options are adapter specific (e.g. "broker": true on Binance to use
-	// the broker sub-account endpoints, "recv_window_ms").
+	// Options are adapter specific; every adapter reads "timeout_ms" (per
+	// HTTP request, default 30s).
 	Options map[string]any `json:"options,omitempty"`
 }
 

@@ -32,8 +32,14 @@ var _ exchange.Exchange = (*Adapter)(nil)
 // Open builds the adapter. It does not call the exchange.
 func Open(cfg exchange.Config) (exchange.Exchange, error) {
 	a := &Adapter{cfg: cfg, timeout: 30 * time.Second}
-	if v, ok := cfg.Options["timeout_ms"].(float64); ok && v > 0 {
+	switch v := cfg.Options["timeout_ms"].(type) {
+	case float64: // from JSON/YAML
 		a.timeout = time.Duration(v) * time.Millisecond
+	case int:
+		a.timeout = time.Duration(v) * time.Millisecond
+	}
+	if a.timeout <= 0 {
+		a.timeout = 30 * time.Second
 	}
 	return a, nil
 }

@@ -236,3 +236,11 @@ func TestTradeOnlyKeyCannotWithdraw(t *testing.T) {
 		t.Fatalf("withdrawals = %+v", w)
 	}
 }
+
+func TestUnavailableSourceAddressIsInvalid(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.ex.VerifyKey(ctx(t), botCred(f.demo), "192.0.2.1") // TEST-NET-1: not on this host
+	if exchange.KindOf(err) != exchange.KindInvalid {
+		t.Fatalf("verify from an address this host lacks: err = %v, want invalid (not retried)", err)
+	}
+}

@@ -83,6 +83,13 @@ func Classify(name, op string, err error, headers interface{}, codeKinds map[str
 		if k, ok := codeKinds[out.Code]; ok && out.Code != "" {
 			out.Kind = k
 		}
+		// Binding to a source address this host does not have is a
+		// configuration error, not a transient network failure: retrying
+		// would never help.
+		if out.Kind == exchange.KindNetwork && strings.Contains(ce.Message, "cannot assign requested address") {
+			out.Kind = exchange.KindInvalid
+			out.Message = "local source address is not configured on this host: " + out.Message
+		}
 	default:
 		out.Kind, out.Message = exchange.KindExchange, err.Error()
 	}

@@ -1,0 +1,119 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+)
+
+// AuditActivityName is the activity the interpreter records incident-level
+// facts through, as a local activity executed by name. The worker registers
+// events/audit's RecordActivity.RecordFact under it (see audit_writer.go for
+// why RecordFact and not Record).
+const AuditActivityName = "audit.record"
+
+// Kinds of the facts only the workflow knows. The strings are those of
+// events/audit.Kind; the action activities' Hook writes the step.* facts
+// (started, retried, succeeded, failed, compensated) and key/notification
+// facts itself.
+const (
+	AuditIncidentOpened  = "incident.opened"
+	AuditStepSkipped     = "step.skipped"
+	AuditApprovalAsked   = "approval.asked"
+	AuditApprovalGranted = "approval.granted"
+	AuditApprovalDenied  = "approval.denied"
+	AuditEvidenceAdded   = "evidence.added"
+	AuditIncidentClosed  = "incident.closed"
+)
+
+// AuditFact is one incident-level fact. Its JSON is exactly the
+// caller-filled part of events/audit.Record (that package pulls in NATS, so
+// the workflow cannot import it); seq, prev_hash and hash are set by the
+// store. events/audit/workflow_shape_test.go proves the shapes agree.
+type AuditFact struct {
+	IncidentID string            `json:"incident_id"`
+	Run        string            `json:"run,omitempty"`
+	Kind       string            `json:"kind"`
+	Time       time.Time         `json:"time"`
+	Step       string            `json:"step,omitempty"`
+	Actor      string            `json:"actor,omitempty"`
+	Attrs      map[string]string `json:"attrs,omitempty"`
+	// Key is the idempotency key, the same as events/audit's constructors
+	// use, so a replayed or retried write lands once.
+	Key string `json:"key"`
+}
+
+// The constructors mirror events/audit/facts.go (Opened, Skipped,
+// ApprovalAskedFact, ApprovalDecided, EvidenceFact, Closed): same kinds,
+// attributes and keys. The writer fills in incident, run and time.
+
+func openedFact(in IncidentInput) AuditFact {
+	a := map[string]string{"runbook": in.Runbook.Name, "runbook_hash": in.RunbookHash, "trigger": in.Trigger}
+	if id := eventString(in.Event, "id"); id != "" {
+		a["trigger_event_id"] = id
+	}
+	if et := eventString(in.Event, "time"); et != "" {
+		// Normalise to UTC RFC 3339 like audit.Opened; a time that does
+		// not parse is kept as sent rather than lost.
+		if t, err := time.Parse(time.RFC3339Nano, et); err == nil {
+			et = t.UTC().Format(time.RFC3339Nano)
+		}
+		a["event_time"] = et
+	}
+	return AuditFact{Kind: AuditIncidentOpened, Actor: in.StartedBy, Attrs: a, Key: "opened"}
+}
+
+func skippedFact(step, reason string) AuditFact {
+	return AuditFact{Kind: AuditStepSkipped, Step: step, Attrs: map[string]string{"reason": reason},
+		Key: "step/" + step + "/skipped"}
+}
+
+func approvalAskedFact(step, group, message string) AuditFact {
+	return AuditFact{Kind: AuditApprovalAsked, Step: step,
+		Attrs: map[string]string{"group": group, "message": message}, Key: "approval/" + step + "/asked"}
+}
+
+func approvalDecidedFact(step, identity, comment string, granted bool) AuditFact {
+	kind, verb := AuditApprovalDenied, "denied"
+	if granted {
+		kind, verb = AuditApprovalGranted, "granted"
+	}
+	a := map[string]string{}
+	if comment != "" {
+		a["comment"] = comment
+	}
+	return AuditFact{Kind: kind, Step: step, Actor: identity, Attrs: a, Key: "approval/" + step + "/" + verb}
+}
+
+// evidenceFact records an evidence signal. Evidence without an event id
+// cannot be deduplicated by id; it gets a key from its position among the
+// incident's evidence (n) so two such events are not merged into one.
+func evidenceFact(eventID, subject string, n int) AuditFact {
+	key := "evidence/" + eventID
+	if eventID == "" {
+		key = fmt.Sprintf("evidence/#%d", n)
+	}
+	return AuditFact{Kind: AuditEvidenceAdded, Attrs: map[string]string{"event_id": eventID, "subject": subject}, Key: key}
+}
+
+func closedFact(status Status, errMsg string) AuditFact {
+	a := map[string]string{"status": string(status)}
+	if errMsg != "" {
+		a["error"] = errMsg
+	}
+	return AuditFact{Kind: AuditIncidentClosed, Attrs: a, Key: "closed"}
+}
+
+// eventString reads a top-level CloudEvent attribute as a string ("" when
+// absent).
+func eventString(ev map[string]any, key string) string {
+	switch v := ev[key].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	default:
+		return fmt.Sprint(v)
+	}
+}
