@@ -66,6 +66,7 @@ func (r *run) holdBefore(ctx workflow.Context, st runbooks.Step) outcome {
 // incident is aborted.
 func (r *run) waitGate(ctx workflow.Context, g *gate, ss *StepState, spec gateSpec) outcome {
 	r.start(ctx, ss, StatusWaiting)
+	r.record(ctx, approvalAskedFact(g.id, spec.group, ss.Summary))
 	r.waiting = append(r.waiting, g)
 	decided := func() bool { return g.decision != nil }
 	var ok bool
@@ -84,10 +85,12 @@ func (r *run) waitGate(ctx workflow.Context, g *gate, ss *StepState, spec gateSp
 		return abortedOutcome
 	case ok && g.approved:
 		ss.DecidedBy, ss.Comment = g.decision.Identity, g.decision.Comment
+		r.record(ctx, approvalDecidedFact(g.id, ss.DecidedBy, ss.Comment, true))
 		r.end(ctx, ss, StatusSucceeded)
 		return outcome{}
 	case ok:
 		ss.DecidedBy, ss.Comment = g.decision.Identity, g.decision.Comment
+		r.record(ctx, approvalDecidedFact(g.id, ss.DecidedBy, ss.Comment, false))
 		ss.Error = "denied by " + g.decision.Identity
 		r.end(ctx, ss, StatusDenied)
 		return outcome{End: StatusDenied, Err: fmt.Sprintf("step %s denied by %s", g.id, g.decision.Identity)}

@@ -61,6 +61,12 @@ type IncidentInput struct {
 	// (blast-radius limit exceeded); Reason says why.
 	HoldIrreversible       bool   `json:"hold_irreversible,omitempty"`
 	HoldIrreversibleReason string `json:"hold_irreversible_reason,omitempty"`
+	// Audit makes the workflow record its incident-level facts (opened,
+	// approvals, evidence, skipped steps, closed) through the local
+	// activity AuditActivityName; the worker must register it. Off, the
+	// workflow schedules no audit work (and replays histories recorded
+	// before auditing existed).
+	Audit bool `json:"audit,omitempty"`
 }
 
 // Status of a step or of the whole incident.

@@ -25,12 +25,20 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 	if err := r.registerHandlers(ctx); err != nil {
 		return r.snapshot(), err
 	}
+	if in.Audit {
+		// Queued, not awaited: the first step starts at once and the
+		// writer records the opening alongside it.
+		r.audit = startAuditWriter(ctx, in)
+		r.record(ctx, openedFact(in))
+	}
 	evidence := workflow.GetSignalChannel(ctx, SignalEvidence)
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		for {
 			var ev Evidence
 			evidence.Receive(gctx, &ev)
-			r.addEvidence(ev)
+			if r.addEvidence(ev) {
+				r.recordEvidence(gctx, ev)
+			}
 		}
 	})
 
@@ -64,7 +72,13 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 		if !evidence.ReceiveAsync(&ev) {
 			break
 		}
-		r.addEvidence(ev)
+		if r.addEvidence(ev) {
+			r.recordEvidence(ctx, ev)
+		}
+	}
+	if r.audit != nil {
+		r.record(ctx, closedFact(r.st.Status, r.st.Error))
+		r.audit.wait(ctx)
 	}
 	return r.snapshot(), nil
 }

@@ -30,7 +30,20 @@ type run struct {
 	abortedBy string
 	abortNote string
 	cancel    workflow.CancelFunc
+
+	// seen holds the event ids of evidence already taken (the trigger
+	// event's included), oldest first in seenOrder, at most
+	// seenEvidenceLimit of them.
+	seen      map[string]struct{}
+	seenOrder []string
+
+	audit *auditWriter // nil unless IncidentInput.Audit
 }
+
+// seenEvidenceLimit bounds the evidence ids remembered for deduplication.
+// It is larger than MaxEvidence because a redelivery may arrive after the
+// event it repeats has been let go from the state.
+const seenEvidenceLimit = 4 * MaxEvidence
 
 func newRun(ctx workflow.Context, in IncidentInput) *run {
 	r := &run{
@@ -39,6 +52,7 @@ func newRun(ctx workflow.Context, in IncidentInput) *run {
 		specs:  map[string]runbooks.Step{},
 		policy: map[string]runbooks.OnFailure{},
 		params: map[string]map[string]any{},
+		seen:   map[string]struct{}{},
 		st: IncidentState{
 			IncidentID:  in.IncidentID,
 			Runbook:     in.Runbook.Name,
@@ -49,6 +63,11 @@ func newRun(ctx workflow.Context, in IncidentInput) *run {
 		},
 	}
 	r.addSteps(in.Runbook.Steps, "", "")
+	// SignalWithStart delivers the trigger event as evidence too: it is
+	// already in the input, so that signal is not new evidence.
+	if id := eventString(in.Event, "id"); id != "" {
+		r.markSeen(id)
+	}
 	return r
 }
 
@@ -199,12 +218,34 @@ func copyStep(ss *StepState) StepState {
 	return c
 }
 
-// addEvidence appends a later event, keeping the newest MaxEvidence.
-func (r *run) addEvidence(ev Evidence) {
+// addEvidence appends a later event, keeping the newest MaxEvidence. An
+// event whose id was seen before (the trigger event, a redelivered NATS
+// message) is ignored and addEvidence returns false.
+func (r *run) addEvidence(ev Evidence) bool {
+	if ev.EventID != "" {
+		if _, dup := r.seen[ev.EventID]; dup {
+			return false
+		}
+		r.markSeen(ev.EventID)
+	}
 	r.st.Evidence = append(r.st.Evidence, ev)
 	if over := len(r.st.Evidence) - MaxEvidence; over > 0 {
 		r.st.Evidence = slices.Delete(r.st.Evidence, 0, over)
 		r.st.EvidenceDropped += over
+	}
+	return true
+}
+
+// markSeen remembers an evidence id, forgetting the oldest beyond
+// seenEvidenceLimit.
+func (r *run) markSeen(id string) {
+	r.seen[id] = struct{}{}
+	r.seenOrder = append(r.seenOrder, id)
+	if over := len(r.seenOrder) - seenEvidenceLimit; over > 0 {
+		for _, old := range r.seenOrder[:over] {
+			delete(r.seen, old)
+		}
+		r.seenOrder = slices.Delete(r.seenOrder, 0, over)
 	}
 }
 
@@ -221,4 +262,10 @@ func (r *run) end(ctx workflow.Context, ss *StepState, status Status) {
 	ss.Status = status
 	ss.EndedAt = &now
 	workflow.GetLogger(ctx).Info("step finished", "incident", r.in.IncidentID, "step", ss.ID, "status", string(status))
+	if status == StatusSkipped {
+		// Every skip sets the reason as the summary first: a false
+		// condition, a skipped group, a gate timeout with on_timeout:
+		// skip, or the incident ending before the step ran.
+		r.record(ctx, skippedFact(ss.ID, ss.Summary))
+	}
 }

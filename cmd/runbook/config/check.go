@@ -1,0 +1,143 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Problem is one thing wrong with a config, named by its field path.
+type Problem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string { return p.Field + ": " + p.Message }
+
+var (
+	e164      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+)
+
+// Check validates the config as a whole: enums, references between
+// sections, and that no field holds what looks like a secret value.
+func (c *Config) Check() []Problem {
+	var ps []Problem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if a := c.Temporal.Address; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			add("temporal.address", "%q is not host:port", a)
+		}
+	}
+	if t := c.Temporal.TLS; t != nil {
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			add("temporal.tls", "cert_file and key_file go together")
+		}
+		for field, f := range map[string]string{"ca_file": t.CAFile, "cert_file": t.CertFile, "key_file": t.KeyFile} {
+			if f != "" {
+				if _, err := os.Stat(f); err != nil {
+					add("temporal.tls."+field, "%v", err)
+				}
+			}
+		}
+	}
+	if u := c.NATS.URL; u != "" && !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") && !strings.HasPrefix(u, "ws") {
+		add("nats.url", "%q: want nats://, tls:// or ws(s)://", u)
+	}
+	auth := 0
+	for _, v := range []string{c.NATS.CredsFile, c.NATS.NKeyFile, c.NATS.User, c.NATS.TokenEnv} {
+		if v != "" {
+			auth++
+		}
+	}
+	if auth > 1 {
+		add("nats", "use one of creds_file, nkey_file, user+password_env, token_env")
+	}
+	if c.NATS.User != "" && c.NATS.PasswordEnv == "" {
+		add("nats.password_env", "user is set: name the environment variable holding the password")
+	}
+	if c.Limits.Global < 0 || c.Limits.PerExchange < 0 {
+		add("limits", "caps cannot be negative")
+	}
+	switch c.Secrets.Backend {
+	case "", "file", "nats-kv":
+	case "vault":
+		if c.Secrets.VaultAddress == "" {
+			add("secrets.vault_address", "required for the vault backend")
+		}
+	default:
+		add("secrets.backend", "%q is not one of file, vault, nats-kv", c.Secrets.Backend)
+	}
+	accounts := map[string]bool{}
+	for i, e := range c.Exchanges {
+		f := fmt.Sprintf("exchanges[%d]", i)
+		if !idPattern.MatchString(e.Name) {
+			add(f+".name", "%q: want letters, digits, - or _", e.Name)
+		}
+		if accounts[e.Name] {
+			add(f+".name", "%q is defined twice", e.Name)
+		}
+		accounts[e.Name] = true
+		switch e.Exchange {
+		case "binance", "okx", "bybit":
+		default:
+			add(f+".exchange", "%q is not one of binance, okx, bybit", e.Exchange)
+		}
+		if e.ManagementKeyRef == "" {
+			add(f+".management_key_ref", "required: the secret store name of the management credential")
+		}
+	}
+	bots := map[string]bool{}
+	for i, b := range c.Bots {
+		f := fmt.Sprintf("bots[%d]", i)
+		if !idPattern.MatchString(b.ID) {
+			add(f+".id", "%q: want letters, digits, - or _ (it is a NATS subject token)", b.ID)
+		}
+		if bots[b.ID] {
+			add(f+".id", "%q is defined twice", b.ID)
+		}
+		bots[b.ID] = true
+		switch b.Kind {
+		case "freqtrade", "webhook", "nats":
+		default:
+			add(f+".kind", "%q is not one of freqtrade, webhook, nats", b.Kind)
+		}
+		if (b.Kind == "freqtrade" || b.Kind == "webhook") && b.URL == "" {
+			add(f+".url", "required for kind %s", b.Kind)
+		}
+		if !accounts[b.Account] {
+			add(f+".account", "%q names no entry of exchanges", b.Account)
+		}
+		for j, ip := range b.IPs {
+			if _, _, err := net.ParseCIDR(ip); err != nil && net.ParseIP(ip) == nil {
+				add(fmt.Sprintf("%s.ips[%d]", f, j), "%q is not an IP address or CIDR", ip)
+			}
+		}
+		if len(b.IPs) == 0 {
+			add(f+".ips", "the bot's egress IPs are required: new keys are whitelisted to them")
+		}
+	}
+	people := map[string]bool{}
+	for i, p := range c.Oncall.People {
+		f := fmt.Sprintf("oncall.people[%d]", i)
+		people[p.Name] = true
+		if !e164.MatchString(p.Phone) {
+			add(f+".phone", "%q is not an E.164 number like +15551234567", p.Phone)
+		}
+	}
+	for i, n := range c.Oncall.Escalation {
+		if !people[n] {
+			add(fmt.Sprintf("oncall.escalation[%d]", i), "%q is not in oncall.people", n)
+		}
+	}
+	for group, members := range c.Approvers {
+		if len(members) == 0 {
+			add("approvers."+group, "empty group: nobody could approve its gates")
+		}
+	}
+	return ps
+}

@@ -1,0 +1,174 @@
+// Package config is the engine's configuration file: one YAML document for
+// Temporal, NATS, event signing, limits, runbook directories, approvers,
+// exchanges, bots, the secret store and the on-call roster, with
+// environment overrides (RUNBOOK_*). Secrets are never values in this file:
+// only references (a secret store name, an environment variable name, a
+// file path).
+package config
+
+import "time"
+
+// Config is the whole file. See docs/configuration.md and
+// deploy/config/runbook.example.yaml.
+type Config struct {
+	// Home is the state directory (runbook dev's files, the encrypted file
+	// secret store by default).
+	Home      string              `yaml:"home,omitempty"`
+	Temporal  Temporal            `yaml:"temporal,omitempty"`
+	NATS      NATS                `yaml:"nats,omitempty"`
+	Events    Events              `yaml:"events,omitempty"`
+	Limits    Limits              `yaml:"limits,omitempty"`
+	Runbooks  Runbooks            `yaml:"runbooks,omitempty"`
+	Approvers map[string][]string `yaml:"approvers,omitempty"`
+	HTTP      HTTP                `yaml:"http,omitempty"`
+	Metrics   Metrics             `yaml:"metrics,omitempty"`
+	Secrets   Secrets             `yaml:"secrets,omitempty"`
+	Exchanges []Exchange          `yaml:"exchanges,omitempty"`
+	Bots      []Bot               `yaml:"bots,omitempty"`
+	Oncall    Oncall              `yaml:"oncall,omitempty"`
+}
+
+// Temporal is how workers and the CLI reach the Temporal frontend.
+type Temporal struct {
+	Address   string `yaml:"address,omitempty"`
+	Namespace string `yaml:"namespace,omitempty"`
+	TaskQueue string `yaml:"task_queue,omitempty"`
+	TLS       *TLS   `yaml:"tls,omitempty"`
+	// APIKeyEnv names the environment variable holding a Temporal Cloud API key.
+	APIKeyEnv string `yaml:"api_key_env,omitempty"`
+}
+
+// TLS for the Temporal connection (mTLS when cert and key are given).
+type TLS struct {
+	CAFile     string `yaml:"ca_file,omitempty"`
+	CertFile   string `yaml:"cert_file,omitempty"`
+	KeyFile    string `yaml:"key_file,omitempty"`
+	ServerName string `yaml:"server_name,omitempty"`
+}
+
+// NATS connection; exactly one authentication method at most.
+type NATS struct {
+	URL         string `yaml:"url,omitempty"`
+	CredsFile   string `yaml:"creds_file,omitempty"`
+	NKeyFile    string `yaml:"nkey_file,omitempty"`
+	User        string `yaml:"user,omitempty"`
+	PasswordEnv string `yaml:"password_env,omitempty"`
+	TokenEnv    string `yaml:"token_env,omitempty"`
+}
+
+// Events configure breach-event authenticity.
+type Events struct {
+	// KeysFile holds "id=base64secret" lines (mode 0600); several ids at
+	// once allow key rotation.
+	KeysFile string `yaml:"keys_file,omitempty"`
+	// Window accepts events whose timestamp is within this of arrival.
+	Window Duration `yaml:"window,omitempty"`
+	// AllowUnsigned lists subject prefixes/patterns on which unsigned
+	// events are accepted (e.g. a drill bot on an authenticated account).
+	AllowUnsigned []string `yaml:"allow_unsigned,omitempty"`
+	// Consumer runs the trigger consumer in this worker (default true).
+	Consumer *bool `yaml:"consumer,omitempty"`
+}
+
+// Limits is the blast-radius cap on automatic incidents.
+type Limits struct {
+	Window      Duration `yaml:"window,omitempty"`
+	Global      int      `yaml:"global,omitempty"`
+	PerExchange int      `yaml:"per_exchange,omitempty"`
+}
+
+// Runbooks lists extra directories of runbook files.
+type Runbooks struct {
+	Dirs []string `yaml:"dirs,omitempty"`
+}
+
+// HTTP restricts the http.request action.
+type HTTP struct {
+	AllowedHosts []string `yaml:"allowed_hosts,omitempty"`
+}
+
+// Metrics is where /metrics, /healthz and /readyz are served.
+type Metrics struct {
+	Addr string `yaml:"addr,omitempty"`
+}
+
+// Secrets selects the secret store backend.
+type Secrets struct {
+	// Backend is file (default), vault or nats-kv.
+	Backend string `yaml:"backend,omitempty"`
+	// Dir and KeyFile configure the encrypted file store (default: <home>/secrets).
+	Dir     string `yaml:"dir,omitempty"`
+	KeyFile string `yaml:"key_file,omitempty"`
+	// Vault / OpenBao KV v2.
+	VaultAddress  string `yaml:"vault_address,omitempty"`
+	VaultMount    string `yaml:"vault_mount,omitempty"`
+	VaultTokenEnv string `yaml:"vault_token_env,omitempty"`
+	// JetStream KV bucket (values encrypted with KeyFile).
+	Bucket string `yaml:"bucket,omitempty"`
+}
+
+// Exchange is one exchange account the engine manages keys on.
+type Exchange struct {
+	// Name is how bots refer to this account.
+	Name string `yaml:"name"`
+	// Exchange is binance, okx or bybit.
+	Exchange string `yaml:"exchange"`
+	// BaseURL points at a simulator; empty means the real exchange.
+	BaseURL string `yaml:"base_url,omitempty"`
+	// ManagementKeyRef names the management credential in the secret store.
+	ManagementKeyRef string `yaml:"management_key_ref"`
+	// Options are adapter-specific.
+	Options map[string]any `yaml:"options,omitempty"`
+}
+
+// Bot is one trading bot the engine can freeze and re-key.
+type Bot struct {
+	ID string `yaml:"id"`
+	// Kind is freqtrade, webhook or nats.
+	Kind string `yaml:"kind"`
+	URL  string `yaml:"url,omitempty"`
+	// Account names an Exchange entry; SubAccount is the exchange's
+	// sub-account the bot's key lives on.
+	Account    string   `yaml:"account"`
+	SubAccount string   `yaml:"sub_account,omitempty"`
+	KeyID      string   `yaml:"key_id,omitempty"`
+	IPs        []string `yaml:"ips,omitempty"`
+	// Credentials for the bot's control API: an environment variable or a
+	// secret store name, never the value.
+	UsernameEnv     string `yaml:"username_env,omitempty"`
+	PasswordRef     string `yaml:"password_ref,omitempty"`
+	SecretsFilePath string `yaml:"secrets_file_path,omitempty"`
+	// Options are kind-specific (webhook signing key ref, NATS public key...).
+	Options map[string]string `yaml:"options,omitempty"`
+}
+
+// Oncall is who gets the SMS and in which order.
+type Oncall struct {
+	People     []Person `yaml:"people,omitempty"`
+	Escalation []string `yaml:"escalation,omitempty"`
+	AckTimeout Duration `yaml:"ack_timeout,omitempty"`
+	Twilio     Twilio   `yaml:"twilio,omitempty"`
+}
+
+// Person is one on-call member.
+type Person struct {
+	Name  string `yaml:"name"`
+	Phone string `yaml:"phone"`
+	Role  string `yaml:"role,omitempty"`
+}
+
+// Twilio is the SMS provider account; the auth token is a reference.
+type Twilio struct {
+	AccountSID          string `yaml:"account_sid,omitempty"`
+	AuthTokenRef        string `yaml:"auth_token_ref,omitempty"`
+	From                string `yaml:"from,omitempty"`
+	MessagingServiceSID string `yaml:"messaging_service_sid,omitempty"`
+	// BaseURL points at a local Twilio-speaking sink (dev, tests).
+	BaseURL string `yaml:"base_url,omitempty"`
+}
+
+// Duration is a YAML duration string ("5m", "1h").
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
