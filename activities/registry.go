@@ -124,7 +124,7 @@ func (r *Registry) RegisterWith(w worker.ActivityRegistry) {
 			for _, h := range r.hooks {
 				h.ActionFinished(ctx, req, attempt, res, err)
 			}
-			return res, err
+			return res, withAttempt(err, attempt)
 		}
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

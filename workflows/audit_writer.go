@@ -49,8 +49,8 @@ type auditWriter struct {
 func startAuditWriter(ctx workflow.Context, in IncidentInput) *auditWriter {
 	w := &auditWriter{incident: in.IncidentID, run: workflow.GetInfo(ctx).WorkflowExecution.RunID}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	lctx := workflow.WithLocalActivityOptions(dctx, auditOptions)
 	workflow.Go(dctx, func(gctx workflow.Context) {
+		lctx := workflow.WithLocalActivityOptions(gctx, auditOptions)
 		for {
 			_ = workflow.Await(gctx, func() bool { return len(w.queue) > 0 })
 			f := w.queue[0]

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/keyresponse/runbook/activities"
 	"github.com/keyresponse/runbook/activities/core"
+	exact "github.com/keyresponse/runbook/activities/exchange"
 	"github.com/keyresponse/runbook/activities/httpreq"
+	xchg "github.com/keyresponse/runbook/integrations/exchange"
+	"github.com/keyresponse/runbook/integrations/secrets"
 )
 
 // actionDeps are the live dependencies actions need. A zero value is enough
@@ -17,6 +19,10 @@ import (
 type actionDeps struct {
 	console      io.Writer
 	allowedHosts []string
+	// exchanges maps exchange account names to adapter configs whose
+	// management credential lives in secrets.
+	exchanges map[string]xchg.Config
+	secrets   secrets.Store
 }
 
 // buildRegistry is the explicit list of every action the engine ships.
@@ -30,6 +36,10 @@ func buildRegistry(d actionDeps) (*activities.Registry, error) {
 		core.Console(d.console),
 		httpreq.New(httpreq.Config{AllowedHosts: d.allowedHosts}),
 	}
+	list = append(list, exact.Actions(exact.Deps{
+		Exchanges: exact.ConfigResolver(d.exchanges, d.secrets),
+		Secrets:   d.secrets,
+	})...)
 	return activities.NewRegistry(list...)
 }
 
@@ -43,11 +53,11 @@ func catalog() *activities.Registry {
 	return r
 }
 
-// allowedHostsFromEnv reads RUNBOOK_HTTP_ALLOWED_HOSTS (comma-separated
-// host or host:port entries, or URLs).
-func allowedHostsFromEnv() []string {
+// allowedHosts is http.allowed_hosts from the config (or
+// RUNBOOK_HTTP_ALLOWED_HOSTS): host or host:port entries, or URLs.
+func (g *globals) allowedHosts() []string {
 	var out []string
-	for _, h := range strings.Split(os.Getenv("RUNBOOK_HTTP_ALLOWED_HOSTS"), ",") {
+	for _, h := range g.mustCfg().HTTP.AllowedHosts {
 		h = strings.TrimSpace(h)
 		if h == "" {
 			continue

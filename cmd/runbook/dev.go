@@ -13,7 +13,7 @@ import (
 )
 
 func newDevCommand(g *globals) *cobra.Command {
-	var temporalPort, natsPort, maxAuto, maxAutoPerExchange int
+	var temporalPort, natsPort, simPort, maxAuto, maxAutoPerExchange int
 	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole engine in one process: embedded Temporal (SQLite) and NATS JetStream, the worker",
@@ -33,15 +33,16 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				return err
 			}
 			stack, err := startDevStack(cmd.Context(), devOptions{
-				home:         home,
-				temporalPort: temporalPort,
-				natsPort:     natsPort,
-				taskQueue:    ep.TaskQueue,
-				console:      g.stdout,
-				allowedHosts: allowedHostsFromEnv(),
-				identity:     "runbook-dev",
-				books:        books,
-				limits:       ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoPerExchange},
+				home:            home,
+				temporalPort:    temporalPort,
+				natsPort:        natsPort,
+				taskQueue:       ep.TaskQueue,
+				console:         g.stdout,
+				allowedHosts:    g.allowedHosts(),
+				identity:        "runbook-dev",
+				books:           books,
+				exchangeSimPort: simPort,
+				limits:          ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoPerExchange},
 			})
 			if err != nil {
 				return err
@@ -59,13 +60,14 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
   temporal   %s  namespace %s  (SQLite: %s)
   nats       %s  (JetStream store: %s)
   worker     task queue %q
+  exchange   %s  simulator: binance, okx, bybit dialects; demo bot sub-accounts "bot-1"
   events     breach.<bot>.<kind> on stream BREACH (signed with %s), dead letters on BREACH_DLQ, audit on AUDIT
 try, from another terminal:
   runbook list
   runbook exec demo-approval --input bot=bot-1 --wait
   runbook approve demo-approval:bot-1
 Ctrl-C stops; state is kept for the next start.
-`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue, keyringFile(home))
+`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue, stack.exchangeURL(), keyringFile(home))
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stdout, "runbook dev: stopping")
 			return nil
@@ -74,6 +76,7 @@ Ctrl-C stops; state is kept for the next start.
 	c.Flags().IntVar(&temporalPort, "temporal-port", 7233, "Temporal frontend port (0 = any free port)")
 	c.Flags().IntVar(&maxAuto, "max-auto-incidents", 50, "blast-radius cap: automatic incidents per hour before irreversible steps wait for approval (0 = no cap)")
 	c.Flags().IntVar(&maxAutoPerExchange, "max-auto-incidents-per-exchange", 20, "blast-radius cap per exchange per hour (0 = no cap)")
+	c.Flags().IntVar(&simPort, "exchangesim-port", 7070, "exchange simulator port (0 = any free port, -1 = no simulator)")
 	c.Flags().IntVar(&natsPort, "nats-port", 4222, "NATS client port (0 = any free port)")
 	return c
 }

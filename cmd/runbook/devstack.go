@@ -14,6 +14,7 @@ import (
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/natsdev"
+	"github.com/keyresponse/runbook/integrations/secrets"
 	"github.com/keyresponse/runbook/integrations/temporaldev"
 )
 
@@ -30,6 +31,9 @@ type devOptions struct {
 	books func() []ingest.LoadedRunbook
 	// limits cap automatic incidents (blast radius); zero means no cap.
 	limits ingest.LimitConfig
+	// exchangeSimPort is the exchange simulator's port (0 = any); -1 runs none.
+	exchangeSimPort int
+	demoBot         string
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -39,6 +43,8 @@ type devStack struct {
 	client   client.Client
 	worker   worker.Worker
 	events   *natsSide
+	exchange *devExchange
+	secrets  secrets.Store
 	keyring  breach.Keyring
 	opts     devOptions
 }
@@ -70,7 +76,22 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := buildRegistry(actionDeps{console: o.console, allowedHosts: o.allowedHosts})
+	s.secrets, err = secrets.OpenFile(filepath.Join(o.home, "secrets"), "")
+	if err != nil {
+		return nil, fmt.Errorf("secret store: %w", err)
+	}
+	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets}
+	if o.exchangeSimPort >= 0 {
+		if o.demoBot == "" {
+			o.demoBot = "bot-1"
+		}
+		s.exchange, err = startDevExchange(ctx, o.exchangeSimPort, o.demoBot, s.secrets, nil)
+		if err != nil {
+			return nil, err
+		}
+		deps.exchanges = s.exchange.accounts
+	}
+	reg, err := buildRegistry(deps)
 	if err != nil {
 		return nil, err
 	}
@@ -122,4 +143,12 @@ func (s *devStack) stop() {
 	if s.nats != nil {
 		s.nats.Stop()
 	}
+	s.exchange.close()
+}
+
+func (s *devStack) exchangeURL() string {
+	if s.exchange == nil {
+		return "(none)"
+	}
+	return s.exchange.sim.URL()
 }

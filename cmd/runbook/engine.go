@@ -172,7 +172,7 @@ func (g *globals) loadKeyring() (breach.Keyring, error) {
 	if v := os.Getenv("RUNBOOK_EVENT_KEYS"); v != "" {
 		return breach.ParseKeyring(v)
 	}
-	if f := os.Getenv("RUNBOOK_EVENT_KEYS_FILE"); f != "" {
+	if f := g.mustCfg().Events.KeysFile; f != "" { // RUNBOOK_EVENT_KEYS_FILE overrides the file's
 		return breach.LoadKeyringFile(f)
 	}
 	if _, err := os.Stat(keyringFile(g.homeDir())); err == nil {

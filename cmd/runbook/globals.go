@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyresponse/runbook/cmd/runbook/config"
 )
 
 // globals are the flags every verb shares. Precedence: flag, then
@@ -27,6 +28,11 @@ type globals struct {
 	output    string
 	identity  string
 	runbooks  []string
+	config    string
+
+	cfgLoaded bool
+	cfgErr    error
+	cfgVal    *config.Config
 }
 
 func (g *globals) bind(c *cobra.Command) {
@@ -38,6 +44,7 @@ func (g *globals) bind(c *cobra.Command) {
 	f.StringVar(&g.taskQueue, "task-queue", "", "Temporal task queue (env RUNBOOK_TASK_QUEUE, default \"runbook\")")
 	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	f.StringVar(&g.identity, "as", "", "operator identity recorded on approvals and starts (env RUNBOOK_IDENTITY, default user@host)")
+	f.StringVar(&g.config, "config", "", "engine config file, YAML (env RUNBOOK_CONFIG); environment overrides it")
 	f.StringSliceVar(&g.runbooks, "runbooks", nil, "extra directories of runbook YAML files (env RUNBOOK_PATH, ':'-separated)")
 }
 
@@ -50,11 +57,38 @@ type endpoints struct {
 	PID       int    `json:"pid"`
 }
 
+// cfg returns the config file (with environment overrides applied), or an
+// empty config when none is given.
+func (g *globals) cfg() (*config.Config, error) {
+	if g.cfgLoaded {
+		return g.cfgVal, g.cfgErr
+	}
+	g.cfgLoaded = true
+	path := pick(g.config, os.Getenv("RUNBOOK_CONFIG"))
+	if path == "" {
+		g.cfgVal = &config.Config{}
+		g.cfgVal.ApplyEnv(os.Getenv)
+		return g.cfgVal, nil
+	}
+	g.cfgVal, g.cfgErr = config.Load(path)
+	if g.cfgErr != nil {
+		g.cfgVal = &config.Config{}
+	}
+	return g.cfgVal, g.cfgErr
+}
+
+// mustCfg is cfg for callers that already checked the error (every verb
+// calls g.cfg() through PersistentPreRunE).
+func (g *globals) mustCfg() *config.Config {
+	c, _ := g.cfg()
+	return c
+}
+
 func (g *globals) homeDir() string {
 	if g.home != "" {
 		return g.home
 	}
-	if h := os.Getenv("RUNBOOK_HOME"); h != "" {
+	if h := g.mustCfg().Home; h != "" {
 		return h
 	}
 	if h, err := os.UserHomeDir(); err == nil {
@@ -87,11 +121,12 @@ func pick(vals ...string) string {
 // resolved returns the effective endpoints.
 func (g *globals) resolved() endpoints {
 	dev, _ := g.devEndpoints()
+	c := g.mustCfg() // environment overrides already applied
 	return endpoints{
-		Temporal:  pick(g.temporal, os.Getenv("RUNBOOK_TEMPORAL_ADDRESS"), dev.Temporal, "127.0.0.1:7233"),
-		Namespace: pick(g.namespace, os.Getenv("RUNBOOK_NAMESPACE"), dev.Namespace, "default"),
-		NATS:      pick(g.natsURL, os.Getenv("RUNBOOK_NATS_URL"), dev.NATS, "nats://127.0.0.1:4222"),
-		TaskQueue: pick(g.taskQueue, os.Getenv("RUNBOOK_TASK_QUEUE"), dev.TaskQueue, "runbook"),
+		Temporal:  pick(g.temporal, c.Temporal.Address, dev.Temporal, "127.0.0.1:7233"),
+		Namespace: pick(g.namespace, c.Temporal.Namespace, dev.Namespace, "default"),
+		NATS:      pick(g.natsURL, c.NATS.URL, dev.NATS, "nats://127.0.0.1:4222"),
+		TaskQueue: pick(g.taskQueue, c.Temporal.TaskQueue, dev.TaskQueue, "runbook"),
 	}
 }
 
@@ -109,10 +144,7 @@ func (g *globals) operator() string {
 
 func (g *globals) runbookDirs() []string {
 	dirs := append([]string{}, g.runbooks...)
-	if p := os.Getenv("RUNBOOK_PATH"); p != "" {
-		dirs = append(dirs, strings.Split(p, ":")...)
-	}
-	return dirs
+	return append(dirs, g.mustCfg().Runbooks.Dirs...) // RUNBOOK_PATH is applied by ApplyEnv
 }
 
 func (g *globals) jsonOutput() (bool, error) {

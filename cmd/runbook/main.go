@@ -59,6 +59,12 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	g.bind(root)
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if _, err := g.cfg(); err != nil {
+			return err
+		}
+		return nil
+	}
 	root.AddCommand(
 		newDevCommand(g),
 		newWorkerCommand(g),
@@ -74,6 +80,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newEventCommand(g),
 		newAuditCommand(g),
 		newReportCommand(g),
+		newConfigCommand(g),
 	)
 	return root
 }

@@ -35,7 +35,11 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				return err
 			}
 			defer c.Close()
-			reg, err := buildRegistry(actionDeps{console: g.stdout, allowedHosts: allowedHostsFromEnv()})
+			store, err := g.secretStore()
+			if err != nil {
+				return err
+			}
+			reg, err := buildRegistry(actionDeps{console: g.stdout, allowedHosts: g.allowedHosts(), secrets: store, exchanges: g.exchangeAccounts()})
 			if err != nil {
 				return err
 			}

@@ -139,3 +139,20 @@ func IncidentFrom(ctx context.Context) string {
 	s, _ := ctx.Value(incidentKey{}).(string)
 	return s
 }
+
+// Handler is the bot's side of a control transport (webhook receiver, NATS
+// botclient): what a bot implements to be frozen, unfrozen, asked and
+// handed credentials. Freeze must return only once the bot places no more
+// orders, and report the state it is really in.
+type Handler interface {
+	Freeze(ctx context.Context, forceExit bool) (Status, error)
+	Unfreeze(ctx context.Context) (Status, error)
+	Status(ctx context.Context) (Status, error)
+	Deliver(ctx context.Context, c Credentials) error
+}
+
+// Reloader is optionally implemented by a Handler that can re-read its
+// configuration.
+type Reloader interface {
+	Reload(ctx context.Context) error
+}

@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -46,59 +44,15 @@ func OpenFile(dir, keyFile string) (*FileStore, error) {
 	if keyFile == "" {
 		keyFile = filepath.Join(dir, "master.key")
 	}
-	key, err := loadOrCreateKey(keyFile)
+	key, err := LoadKey(keyFile, true)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := NewAEAD(key)
 	if err != nil {
 		return nil, err
 	}
 	return &FileStore{dir: dir, keyFile: keyFile, now: time.Now, aead: aead}, nil
-}
-
-func loadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return loadOrCreateKey(path) // another opener won the race
-		}
-		if err != nil {
-			return nil, err
-		}
-		if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return key, f.Close()
-	}
-	if err != nil {
-		return nil, err
-	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("secret key file %s is readable by others (mode %v): chmod 600", path, st.Mode().Perm())
-	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("secret key file %s: want 64 hex digits", path)
-	}
-	return key, nil
 }
 
 type fileVersion struct {
@@ -168,7 +122,16 @@ func (s *FileStore) save(fsec *fileSecret) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), p)
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return err
+	}
+	// Sync the directory too: the rename is only durable once the
+	// directory entry is on disk.
+	if d, err := os.Open(filepath.Dir(p)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // aad binds a sealed value to its name and version, so ciphertexts cannot

@@ -27,9 +27,6 @@ type Config struct {
 	// BaseURL replaces https://api.twilio.com (scheme, host and an optional
 	// path prefix), e.g. twiliosim's URL. Empty: Twilio.
 	BaseURL string
-	// StatusCallback, when set, asks Twilio to POST delivery status updates
-	// there (the Webhook accepts them).
-	StatusCallback string
 	// Timeout bounds one HTTP request (default 10s, twilio-go's own).
 	Timeout time.Duration
 	// Transport is the base HTTP transport (default http.DefaultTransport).
@@ -108,7 +105,7 @@ func (c *Client) rest(ctx context.Context) (*twilio.RestClient, *callTransport) 
 }
 
 // Send texts body to the E.164 number to. Twilio answers "queued": delivery
-// comes later (Fetch or the status callback).
+// comes later (Fetch reads it).
 func (c *Client) Send(ctx context.Context, to, body string) (Message, error) {
 	if !ValidPhone(to) {
 		return Message{}, &Error{Op: "send", Kind: KindRecipient, Code: 21211, Message: "not an E.164 number"}
@@ -121,9 +118,6 @@ func (c *Client) Send(ctx context.Context, to, body string) (Message, error) {
 	}
 	if c.cfg.From != "" {
 		p.SetFrom(c.cfg.From)
-	}
-	if c.cfg.StatusCallback != "" {
-		p.SetStatusCallback(c.cfg.StatusCallback)
 	}
 	rc, tr := c.rest(ctx)
 	m, err := rc.Api.CreateMessage(p)

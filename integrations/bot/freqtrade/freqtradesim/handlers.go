@@ -1,6 +1,7 @@
 package freqtradesim
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,6 +113,9 @@ func (s *Sim) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 401, map[string]string{"detail": "Incorrect username or password"})
 		return
 	}
+	s.mu.Lock()
+	s.logins++
+	s.mu.Unlock()
 	now := s.now()
 	writeJSON(w, 200, map[string]string{
 		"access_token":  signToken(s.o.JWTSecret, u, "access", now, s.o.AccessTTL),
@@ -127,6 +131,9 @@ func (s *Sim) refresh(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 401, map[string]string{"detail": "Could not validate credentials"})
 		return
 	}
+	s.mu.Lock()
+	s.refreshes++
+	s.mu.Unlock()
 	writeJSON(w, 200, map[string]string{"access_token": signToken(s.o.JWTSecret, u, "access", s.now(), s.o.AccessTTL)})
 }
 
@@ -289,15 +296,4 @@ func readSecrets(path string) (bot.Credentials, error) {
 	return bot.Credentials{APIKey: f.Exchange.Key, Secret: f.Exchange.Secret, Passphrase: f.Exchange.Password}, nil
 }
 
-func constEq(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	var v byte
-	for i := 0; i < len(a); i++ {
-		v |= a[i] ^ b[i]
-	}
-	return v == 0
-}
-
-var _ = time.Second
+func constEq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -72,6 +72,8 @@ type Sim struct {
 	skew        time.Duration
 	windows     map[string][]time.Time
 	tradeErrs   int
+	logins      int
+	refreshes   int
 
 	srv    *http.Server
 	ln     net.Listener
@@ -326,4 +328,19 @@ func (s *Sim) TradeErrors() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tradeErrs
+}
+
+// Logins and Refreshes count successful POST /token/login and
+// /token/refresh calls.
+func (s *Sim) Logins() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logins
+}
+
+// Refreshes see Logins.
+func (s *Sim) Refreshes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refreshes
 }

@@ -1,0 +1,29 @@
+package audit
+
+import (
+	"context"
+
+	"github.com/keyresponse/runbook/workflows"
+)
+
+// RecordFact is the audit.record activity in the form the interpreter
+// workflow calls it: a local activity by name with a workflows.AuditFact
+// (workflows cannot import this package). Register it, not Record, under
+// RecordActivityName:
+//
+//	w.RegisterActivityWithOptions(ra.RecordFact, activity.RegisterOptions{Name: audit.RecordActivityName})
+//
+// A local activity is handed the workflow's Go value as is, without a
+// payload round trip, so a function taking Record would be called with an
+// AuditFact and fail on every write. RecordFact also serves the regular
+// (server round trip) form, since the JSON of both types is the same.
+func (a *RecordActivity) RecordFact(ctx context.Context, f workflows.AuditFact) error {
+	return a.Record(ctx, FromWorkflow(f))
+}
+
+// FromWorkflow converts a workflow's fact into a Record (seq and hashes
+// are left for Store.Append).
+func FromWorkflow(f workflows.AuditFact) Record {
+	return Record{IncidentID: f.IncidentID, Run: f.Run, Kind: Kind(f.Kind), Time: f.Time, Step: f.Step,
+		Actor: f.Actor, Attrs: f.Attrs, Key: f.Key}
+}
