@@ -137,7 +137,21 @@ steps:
 			}},
 		{name: "abort", want: StatusAborted, in: approvalInput(t, "abort"),
 			drive: approveWhenWaiting(UpdateAbort, Decision{Identity: "dave", Comment: "drill over"})},
+		// Audit on: the facts are local-activity markers in history.
+		{name: "audit-deny-with-evidence", want: StatusDenied, in: withAudit(approvalInput(t, "abort")),
+			drive: func(t *testing.T, ctx context.Context, c client.Client, id string) {
+				waitForStatus(t, ctx, c, id, StatusWaiting)
+				for _, ev := range []string{"evt-1", "evt-2", "evt-2"} { // the trigger again, then a redelivery
+					require.NoError(t, c.SignalWorkflow(ctx, id, "", SignalEvidence, Evidence{EventID: ev, Subject: "breach.bot1.login_unknown_ip"}))
+				}
+				approveWhenWaiting(UpdateDeny, Decision{Identity: "bob", Comment: "false positive"})(t, ctx, c, id)
+			}},
 	}
+}
+
+func withAudit(in IncidentInput) IncidentInput {
+	in.Audit = true
+	return in
 }
 
 // waitForStatus polls the state query until the incident reaches want (or
@@ -182,4 +196,5 @@ func registerRecordingActions(w worker.ActivityRegistry) {
 	w.RegisterActivityWithOptions(func(ctx context.Context, req runbooks.ActionRequest) (runbooks.ActionResult, error) {
 		return runbooks.ActionResult{}, temporal.NewNonRetryableApplicationError("broken on purpose", "InvalidParams", nil)
 	}, activity.RegisterOptions{Name: "test.fail"})
+	w.RegisterActivityWithOptions(func(context.Context, AuditFact) error { return nil }, activity.RegisterOptions{Name: AuditActivityName})
 }

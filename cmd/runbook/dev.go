@@ -42,6 +42,7 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				identity:        "runbook-dev",
 				books:           books,
 				exchangeSimPort: simPort,
+				approvers:       g.approvers(),
 				limits:          ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoPerExchange},
 			})
 			if err != nil {

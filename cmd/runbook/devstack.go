@@ -34,6 +34,7 @@ type devOptions struct {
 	// exchangeSimPort is the exchange simulator's port (0 = any); -1 runs none.
 	exchangeSimPort int
 	demoBot         string
+	approvers       map[string][]string
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -106,6 +107,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		limits:    o.limits,
 		namespace: s.temporal.Namespace(),
 		taskQueue: o.taskQueue,
+		approvers: o.approvers,
 		logger:    slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if s.events, err = connectEvents(ctx, es); err != nil {
@@ -124,7 +126,11 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 }
 
 func (s *devStack) endpoints() endpoints {
-	return endpoints{Temporal: s.temporal.HostPort(), Namespace: s.temporal.Namespace(), NATS: s.nats.URL(), TaskQueue: s.opts.taskQueue}
+	e := endpoints{Temporal: s.temporal.HostPort(), Namespace: s.temporal.Namespace(), NATS: s.nats.URL(), TaskQueue: s.opts.taskQueue}
+	if s.exchange != nil {
+		e.ExchangeSim = s.exchange.sim.URL()
+	}
+	return e
 }
 
 // stop shuts down in reverse order: the worker first so no task is half

@@ -47,8 +47,8 @@ func TestE2E_BreachEventStartsOneIncident(t *testing.T) {
 	if r := nats("event", "send", "--bot", "bot-3", "--kind", "key_leaked", "--exchange", "okx", "--severity", "critical", "--count", "1000"); r.code != 0 {
 		t.Fatalf("event send x1000: %d %s", r.code, r.stderr)
 	}
-	st := c.waitFor(id, "1,001 pieces of evidence", func(st workflows.IncidentState) bool {
-		return len(st.Evidence)+st.EvidenceDropped >= 1001
+	st := c.waitFor(id, "the 1,000 later events as evidence", func(st workflows.IncidentState) bool {
+		return len(st.Evidence)+st.EvidenceDropped >= 1000
 	})
 
 	// Then: one incident.

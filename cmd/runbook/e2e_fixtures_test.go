@@ -78,7 +78,7 @@ func (c cli) waitFor(id string, what string, cond func(workflows.IncidentState) 
 		last, lastErr = st, err
 		time.Sleep(200 * time.Millisecond)
 	}
-	c.t.Fatalf("incident %s: timed out waiting for %s; last state %+v err %v", id, what, last, lastErr)
+	c.t.Fatalf("incident %s: timed out waiting for %s; last state: %s err %v", id, what, summary(last), lastErr)
 	return last
 }
 
@@ -160,4 +160,18 @@ func (p *devProcess) kill() {
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		_ = p.cmd.Wait()
 	}
+}
+
+// summary is a short line for failure messages (a whole state can hold
+// thousands of evidence entries).
+func summary(st workflows.IncidentState) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "status=%s error=%q evidence=%d+%d dropped steps:", st.Status, st.Error, len(st.Evidence), st.EvidenceDropped)
+	for _, s := range st.Steps {
+		fmt.Fprintf(&b, " %s=%s", s.ID, s.Status)
+		if s.Error != "" {
+			fmt.Fprintf(&b, "(%s)", s.Error)
+		}
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // fetchHistory reads a finished incident's whole event history.
@@ -45,4 +47,22 @@ func recordHistory(t *testing.T, stack *devStack, id, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("recorded history of %s to %s", id, dir)
+}
+
+// historyBytes is the history's wire encoding: payloads appear there as the
+// raw bytes the server stores (protojson would base64 them and hide a leak).
+func historyBytes(t *testing.T, h *historypb.History) []byte {
+	t.Helper()
+	b, err := proto.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustUnmarshal(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("%v\n%s", err, s)
+	}
 }

@@ -36,6 +36,7 @@ type eventSettings struct {
 	namespace string
 	taskQueue string
 	logger    *slog.Logger
+	approvers map[string][]string
 }
 
 // natsSide is the engine's NATS half: streams, the audit store (whose hook
@@ -81,7 +82,7 @@ func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
 func (n *natsSide) wireAudit(reg *activities.Registry, w worker.Worker) {
 	reg.AddHook(audit.NewHook(n.store))
 	ra := &audit.RecordActivity{Store: n.store}
-	w.RegisterActivityWithOptions(ra.Record, activity.RegisterOptions{Name: audit.RecordActivityName})
+	w.RegisterActivityWithOptions(ra.RecordFact, activity.RegisterOptions{Name: audit.RecordActivityName})
 }
 
 // startConsumer runs the trigger consumer until stop.
@@ -105,6 +106,7 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 			TaskQueue: s.taskQueue,
 			Actions:   cat,
 			Identity:  "runbook-trigger-consumer",
+			Approvers: s.approvers,
 		},
 		Limiter:      lim,
 		RequireMatch: true,

@@ -65,7 +65,9 @@ func newExecCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return g.printJSON(st)
+				if err := g.printJSON(st); err != nil {
+					return err
+				}
 			}
 			return incidentExit(st)
 		},
@@ -118,6 +120,7 @@ func (g *globals) incidentInput(ref string, inputs []string, eventFile, id strin
 		Actions:     catalog().Meta(actionNames(lr.Runbook)),
 		Approvers:   g.approvers(),
 		Trigger:     "manual",
+		Audit:       true,
 		StartedBy:   g.operator(),
 	}, nil
 }

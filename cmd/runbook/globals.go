@@ -54,7 +54,9 @@ type endpoints struct {
 	Namespace string `json:"namespace"`
 	NATS      string `json:"nats"`
 	TaskQueue string `json:"task_queue"`
-	PID       int    `json:"pid"`
+	// ExchangeSim is the dev engine's exchange simulator URL.
+	ExchangeSim string `json:"exchange_sim,omitempty"`
+	PID         int    `json:"pid"`
 }
 
 // cfg returns the config file (with environment overrides applied), or an

@@ -81,6 +81,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newAuditCommand(g),
 		newReportCommand(g),
 		newConfigCommand(g),
+		newExchangeSimCommand(g),
 	)
 	return root
 }

@@ -52,6 +52,7 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				limits:    ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoExch},
 				namespace: ep.Namespace,
 				taskQueue: ep.TaskQueue,
+				approvers: g.approvers(),
 				logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			}
 			events, err := connectEvents(ctx, es)

@@ -59,6 +59,7 @@ func (r StartRequest) IncidentInput(actions map[string]runbooks.ActionMeta) work
 		Actions:                actions,
 		Trigger:                "event",
 		StartedBy:              r.StartedBy,
+		Audit:                  true,
 		HoldIrreversible:       r.HoldIrreversible,
 		HoldIrreversibleReason: r.HoldIrreversibleReason,
 	}

@@ -18,11 +18,11 @@ const (
 	KindNATS      Kind = "nats"      // NATS request/reply on bot.<id>.control
 )
 
-// Config describes one bot. Secrets that authenticate the engine to the bot
+// BotConfig describes one bot. Secrets that authenticate the engine to the bot
 // (freqtrade API password, webhook signing key, the engine's NaCl key) are
 // named here by environment variable or secret-store reference, never
 // written inline, and never taken from runbook params.
-type Config struct {
+type BotConfig struct {
 	ID   string `json:"id" yaml:"id"`
 	Kind Kind   `json:"kind" yaml:"kind"`
 	// URL: freqtrade's API base (http://127.0.0.1:8080, /api/v1 is added)
@@ -59,7 +59,7 @@ type Config struct {
 }
 
 // CallTimeout is Timeout or its default.
-func (c Config) CallTimeout() time.Duration {
+func (c BotConfig) CallTimeout() time.Duration {
 	if c.Timeout > 0 {
 		return c.Timeout
 	}
@@ -67,7 +67,7 @@ func (c Config) CallTimeout() time.Duration {
 }
 
 // Validate checks what every kind needs.
-func (c Config) Validate() error {
+func (c BotConfig) Validate() error {
 	if c.ID == "" || strings.ContainsAny(c.ID, " .*>\t\r\n") {
 		return fmt.Errorf("bot id %q: empty or contains a space or one of . * >", c.ID)
 	}
@@ -100,7 +100,7 @@ func (c Config) Validate() error {
 }
 
 // CheckExchange refuses credentials for an exchange other than the bot's.
-func (c Config) CheckExchange(cred Credentials) error {
+func (c BotConfig) CheckExchange(cred Credentials) error {
 	if c.Exchange != "" && cred.Exchange != "" && !strings.EqualFold(c.Exchange, cred.Exchange) {
 		return Errorf(KindInvalid, c.ID, "deliver", "credentials are for %s, the bot trades on %s", cred.Exchange, c.Exchange)
 	}

@@ -106,8 +106,8 @@ func Start(o Options) (*Server, error) {
 		sqlCfg.ConnectAttributes["mode"] = "rwc"
 		// WAL + normal sync: durable across a process kill, and far fewer
 		// fsyncs than the default rollback journal.
-		sqlCfg.ConnectAttributes["_journal_mode"] = "wal"
-		sqlCfg.ConnectAttributes["_synchronous"] = "NORMAL"
+		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
+		sqlCfg.ConnectAttributes["synchronous"] = "NORMAL"
 		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o700); err != nil {
 			return nil, fmt.Errorf("temporal state dir: %w", err)
 		}

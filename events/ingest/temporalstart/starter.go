@@ -48,6 +48,9 @@ type Starter struct {
 	// the worker uses payload encryption.
 	DataConverter converter.DataConverter
 	Identity      string
+	// Approvers maps approval groups to the identities allowed to answer
+	// their gates (workflows.IncidentInput.Approvers).
+	Approvers map[string][]string
 }
 
 var _ ingest.Starter = (*Starter)(nil)
@@ -68,7 +71,9 @@ func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (i
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}
-	input, err := dc.ToPayloads(req.IncidentInput(actions))
+	in := req.IncidentInput(actions)
+	in.Approvers = s.Approvers
+	input, err := dc.ToPayloads(in)
 	if err != nil {
 		return ingest.StartResult{}, fmt.Errorf("encode incident input: %w", err)
 	}

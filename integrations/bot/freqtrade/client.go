@@ -8,6 +8,15 @@
 // freqtrade rate-limits its control endpoints (5 calls per 60 s each in
 // recent versions), so nothing here polls a control endpoint: verification
 // reads /show_config (not limited) a bounded number of times.
+//
+// Running a bot for this: start freqtrade with its main config and the
+// secrets file as a second config, e.g.
+// `freqtrade trade --config config.json --config secrets.json`, keep the
+// exchange key and secret out of config.json, leave "initial_state" at its
+// default "stopped" (a reload rebuilds the bot in that state; Controller
+// puts it back into the state it had, but a bot that comes back "running"
+// could trade for a moment first), and enable "api_server" with a
+// username, password and jwt_secret_key.
 package freqtrade
 
 import (

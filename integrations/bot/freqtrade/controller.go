@@ -137,7 +137,7 @@ func (f *Controller) DeliverCredentials(ctx context.Context, c bot.Credentials) 
 	if f.o.SecretsConfigPath == "" {
 		return bot.Errorf(bot.KindInvalid, f.o.BotID, op, "no secrets_config_path configured")
 	}
-	if err := (bot.Config{ID: f.o.BotID, Exchange: f.o.Exchange}).CheckExchange(c); err != nil {
+	if err := (bot.BotConfig{ID: f.o.BotID, Exchange: f.o.Exchange}).CheckExchange(c); err != nil {
 		return err
 	}
 	// Read the state first: a failure here must stop us before the file

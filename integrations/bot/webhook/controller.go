@@ -98,7 +98,7 @@ func (c *Controller) Reload(ctx context.Context) error {
 // loopback address. A bot that answers with a fingerprint must answer the
 // fingerprint of what we sent.
 func (c *Controller) DeliverCredentials(ctx context.Context, cr bot.Credentials) error {
-	if err := (bot.Config{ID: c.o.BotID, Exchange: c.o.Exchange}).CheckExchange(cr); err != nil {
+	if err := (bot.BotConfig{ID: c.o.BotID, Exchange: c.o.Exchange}).CheckExchange(cr); err != nil {
 		return err
 	}
 	if !ConfidentialURL(c.u) {

@@ -190,3 +190,14 @@ func TestFreezeNotVerifiedWhenBotStillRuns(t *testing.T) {
 		t.Fatalf("err = %v, want not_verified", err)
 	}
 }
+
+func TestDeliverNotVerifiedWhenBotReportsOtherCredentials(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"state":"frozen","fingerprint":"000000000000"}`))
+	}))
+	defer srv.Close()
+	err := ctl(t, srv.URL, key).DeliverCredentials(context.Background(), bot.Credentials{Exchange: "binance", APIKey: "K", Secret: "S"})
+	if bot.KindOf(err) != bot.KindNotVerified {
+		t.Fatalf("err = %v, want not_verified", err)
+	}
+}

@@ -97,13 +97,15 @@ func Open(cfg Config) (*Store, error) {
 func (s *Store) path(name string) string { return s.prefix + name }
 
 // casMismatch is the error text Vault and OpenBao return on a lost cas.
+// ("check-and-set parameter required for this call" is a mount setting, not
+// a race, and surfaces as an error.)
 const casMismatch = "check-and-set parameter did not match the current version"
 
 func isCASConflict(err error) bool {
 	var re *vaultapi.ResponseError
 	if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
 		for _, e := range re.Errors {
-			if strings.Contains(e, "check-and-set") {
+			if strings.Contains(e, casMismatch) {
 				return true
 			}
 		}

@@ -60,6 +60,13 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 21617, "The concatenated message body exceeds the 1600 character limit.")
 		return
 	}
+	s.mu.Lock()
+	out := s.optedOut[to]
+	s.mu.Unlock()
+	if out {
+		writeError(w, http.StatusBadRequest, 21610, "Attempt to send to unsubscribed recipient")
+		return
+	}
 	if from == "" {
 		from = "+15005550006" // a sender "picked from the service's pool"
 	}

@@ -53,6 +53,7 @@ type Server struct {
 	mu            sync.Mutex
 	messages      []Message
 	undeliverable map[string]bool
+	optedOut      map[string]bool
 	faults        []fault
 	requests      int
 }
@@ -69,7 +70,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("twiliosim: %w", err)
 	}
-	s := &Server{cfg: cfg, ln: ln, undeliverable: map[string]bool{}}
+	s := &Server{cfg: cfg, ln: ln, undeliverable: map[string]bool{}, optedOut: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{account}/Messages.json", s.create)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages/{file}", s.fetch)
@@ -118,6 +119,14 @@ func (s *Server) Undeliverable(number string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.undeliverable[number] = true
+}
+
+// OptOut makes creates to number fail with 21610, as Twilio answers once a
+// person replied STOP.
+func (s *Server) OptOut(number string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.optedOut[number] = true
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)

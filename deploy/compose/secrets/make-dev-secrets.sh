@@ -1,0 +1,15 @@
+#!/bin/sh
+# Creates the compose secret files once (mode 0600). Existing files are kept.
+set -eu
+cd "$(dirname "$0")"
+umask 077
+[ -f event-keys ] || printf 'prod-1=%s\n' "$(head -c 32 /dev/urandom | base64)" > event-keys
+[ -f secrets-master-key ] || head -c 32 /dev/urandom | base64 > secrets-master-key
+# The containers run as uid 65532 and read the files through bind mounts:
+# hand them to that uid rather than making them world-readable.
+if [ "$(id -u)" = 0 ]; then
+  chown 65532:65532 event-keys secrets-master-key
+else
+  echo "now run: sudo chown 65532:65532 $(pwd)/event-keys $(pwd)/secrets-master-key"
+fi
+echo "secrets in $(pwd): event-keys, secrets-master-key"
