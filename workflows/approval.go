@@ -37,7 +37,15 @@ type gateSpec struct {
 func (r *run) runApproval(ctx workflow.Context, st runbooks.Step) outcome {
 	a := st.Approval
 	ss := r.byID[st.ID]
+	// The message may template inputs and earlier outputs ("Unfreeze
+	// ${{ inputs.bot }}?"); on a render error the raw text is kept rather
+	// than failing the gate.
 	ss.Summary = a.Message
+	if v, err := runbooks.RenderString(a.Message, r.scope()); err == nil {
+		if msg, ok := v.(string); ok {
+			ss.Summary = msg
+		}
+	}
 	return r.waitGate(ctx, &gate{id: st.ID, group: a.Group}, ss,
 		gateSpec{group: a.Group, timeout: a.Timeout.D(), onTimeout: a.OnTimeout})
 }

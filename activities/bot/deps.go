@@ -28,6 +28,9 @@ type Deps struct {
 	Bots func(id string) (ibot.Controller, error)
 	// Secrets resolves bot.deliver_key's secret_ref.
 	Secrets SecretReader
+	// Info answers bot.info from the engine's configuration and secret
+	// store (which exchange account, sub-account, IPs, current key).
+	Info func(ctx context.Context, id string) (Info, error)
 }
 
 // Error types specific to the bot actions.
@@ -83,5 +86,5 @@ func ActivityError(err error) error {
 
 // Actions returns every bot action, for activities.NewRegistry.
 func Actions(d Deps) []activities.Action {
-	return []activities.Action{freeze(d), unfreeze(d), status(d), deliverKey(d)}
+	return []activities.Action{freeze(d), unfreeze(d), status(d), deliverKey(d), botInfo(d)}
 }

@@ -6,10 +6,13 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/keyresponse/runbook/activities"
 	"github.com/keyresponse/runbook/activities/core"
 	exact "github.com/keyresponse/runbook/activities/exchange"
 	"github.com/keyresponse/runbook/activities/httpreq"
+	secretsact "github.com/keyresponse/runbook/activities/secrets"
 	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/secrets"
 )
@@ -23,6 +26,8 @@ type actionDeps struct {
 	// management credential lives in secrets.
 	exchanges map[string]xchg.Config
 	secrets   secrets.Store
+	bots      botSetup
+	nats      *nats.Conn
 }
 
 // buildRegistry is the explicit list of every action the engine ships.
@@ -40,6 +45,12 @@ func buildRegistry(d actionDeps) (*activities.Registry, error) {
 		Exchanges: exact.ConfigResolver(d.exchanges, d.secrets),
 		Secrets:   d.secrets,
 	})...)
+	bots, err := botActions(d.bots, d.exchanges, d.secrets, d.nats)
+	if err != nil {
+		return nil, err
+	}
+	list = append(list, bots...)
+	list = append(list, secretsact.Actions(secretsact.Deps{Store: d.secrets})...)
 	return activities.NewRegistry(list...)
 }
 

@@ -1,31 +1,28 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/secrets"
+	"github.com/keyresponse/runbook/integrations/secrets/backend"
 )
 
-// secretStore opens the configured secret store (default: the encrypted
-// file store under <home>/secrets).
-func (g *globals) secretStore() (secrets.Store, error) {
+// secretStore opens the configured secret store: the encrypted file store
+// under <home>/secrets by default, Vault/OpenBao KV v2, or an encrypted
+// JetStream KV bucket (js is needed only for that one).
+func (g *globals) secretStore(ctx context.Context, js jetstream.JetStream) (secrets.Store, error) {
 	c := g.mustCfg().Secrets
-	switch c.Backend {
-	case "", "file":
-		dir := c.Dir
-		if dir == "" {
-			dir = filepath.Join(g.homeDir(), "secrets")
-		}
-		s, err := secrets.OpenFile(dir, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("secret store %s: %w", dir, err)
-		}
-		return s, nil
-	default:
-		return nil, fmt.Errorf("secrets.backend %q is not available in this build", c.Backend)
+	s, err := backend.Open(ctx, secrets.Config(c), backend.Deps{JetStream: js, Getenv: os.Getenv, DefaultDir: filepath.Join(g.homeDir(), "secrets")})
+	if err != nil {
+		return nil, fmt.Errorf("secret store (%s): %w", pick(c.Backend, "file"), err)
 	}
+	return s, nil
 }
 
 // exchangeAccounts turns the config's exchanges section into adapter

@@ -15,6 +15,7 @@ import (
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/natsdev"
 	"github.com/keyresponse/runbook/integrations/secrets"
+	"github.com/keyresponse/runbook/integrations/temporalcodec"
 	"github.com/keyresponse/runbook/integrations/temporaldev"
 )
 
@@ -34,7 +35,11 @@ type devOptions struct {
 	// exchangeSimPort is the exchange simulator's port (0 = any); -1 runs none.
 	exchangeSimPort int
 	demoBot         string
-	approvers       map[string][]string
+	// demoBotPort is the demo freqtrade bot's port (0 = any; -1 = none).
+	demoBotPort int
+	// bots are configured bots (config file); the demo bot is added.
+	bots      botSetup
+	approvers map[string][]string
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -45,9 +50,12 @@ type devStack struct {
 	worker   worker.Worker
 	events   *natsSide
 	exchange *devExchange
+	demoBot  *demoBot
 	secrets  secrets.Store
 	keyring  breach.Keyring
-	opts     devOptions
+	// payloadKeys encrypt every Temporal payload (inputs, results, failures).
+	payloadKeys *temporalcodec.Keyring
+	opts        devOptions
 }
 
 // startDevStack starts Temporal (SQLite file), NATS JetStream (file store)
@@ -73,7 +81,10 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal: %w (is another server on port %d? try --temporal-port)", err, o.temporalPort)
 	}
-	s.client, err = dial(ctx, s.temporal.HostPort(), s.temporal.Namespace(), o.identity)
+	if s.payloadKeys, err = temporalcodec.LoadOrCreateKeyFile(payloadKeyFile(o.home), "dev"); err != nil {
+		return nil, fmt.Errorf("payload encryption key: %w", err)
+	}
+	s.client, err = dial(ctx, s.temporal.HostPort(), s.temporal.Namespace(), o.identity, s.payloadKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +92,24 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret store: %w", err)
 	}
-	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets}
+	if s.keyring, err = ensureDevKeyring(o.home); err != nil {
+		return nil, fmt.Errorf("event signing keys: %w", err)
+	}
+	es := eventSettings{
+		natsURL:     s.nats.URL(),
+		keyring:     s.keyring,
+		window:      5 * time.Minute,
+		limits:      o.limits,
+		namespace:   s.temporal.Namespace(),
+		taskQueue:   o.taskQueue,
+		approvers:   o.approvers,
+		payloadKeys: s.payloadKeys,
+		logger:      slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if s.events, err = connectEvents(ctx, es); err != nil {
+		return nil, err
+	}
+	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots}
 	if o.exchangeSimPort >= 0 {
 		if o.demoBot == "" {
 			o.demoBot = "bot-1"
@@ -91,28 +119,18 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			return nil, err
 		}
 		deps.exchanges = s.exchange.accounts
+		if o.demoBotPort >= 0 {
+			if s.demoBot, err = startDemoBot(ctx, o, s.exchange, s.secrets); err != nil {
+				return nil, err
+			}
+			deps.bots = mergeBots(deps.bots, s.demoBot.setup)
+		}
 	}
 	reg, err := buildRegistry(deps)
 	if err != nil {
 		return nil, err
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg)
-	if s.keyring, err = ensureDevKeyring(o.home); err != nil {
-		return nil, fmt.Errorf("event signing keys: %w", err)
-	}
-	es := eventSettings{
-		natsURL:   s.nats.URL(),
-		keyring:   s.keyring,
-		window:    5 * time.Minute,
-		limits:    o.limits,
-		namespace: s.temporal.Namespace(),
-		taskQueue: o.taskQueue,
-		approvers: o.approvers,
-		logger:    slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	if s.events, err = connectEvents(ctx, es); err != nil {
-		return nil, err
-	}
 	s.events.wireAudit(reg, s.worker)
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -149,6 +167,7 @@ func (s *devStack) stop() {
 	if s.nats != nil {
 		s.nats.Stop()
 	}
+	s.demoBot.close()
 	s.exchange.close()
 }
 
@@ -157,4 +176,11 @@ func (s *devStack) exchangeURL() string {
 		return "(none)"
 	}
 	return s.exchange.sim.URL()
+}
+
+func (s *devStack) demoBotURL() string {
+	if s.demoBot == nil {
+		return "(none)"
+	}
+	return s.demoBot.sim.URL()
 }

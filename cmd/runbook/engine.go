@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyresponse/runbook/activities"
@@ -23,6 +24,7 @@ import (
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/events/ingest/temporalstart"
+	"github.com/keyresponse/runbook/integrations/temporalcodec"
 )
 
 // eventSettings configure the NATS side of the engine.
@@ -37,6 +39,8 @@ type eventSettings struct {
 	taskQueue string
 	logger    *slog.Logger
 	approvers map[string][]string
+	// payloadKeys, when set, encrypt the starter's payloads like the worker's.
+	payloadKeys *temporalcodec.Keyring
 }
 
 // natsSide is the engine's NATS half: streams, the audit store (whose hook
@@ -101,12 +105,13 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 		Verifier: &breach.Verifier{Keys: s.keyring, Window: s.window, AllowUnsigned: s.unsigned, Replay: ingest.KVReplayGuard{KV: kv}},
 		Runbooks: books,
 		Starter: &temporalstart.Starter{
-			Service:   tc.WorkflowService(),
-			Namespace: s.namespace,
-			TaskQueue: s.taskQueue,
-			Actions:   cat,
-			Identity:  "runbook-trigger-consumer",
-			Approvers: s.approvers,
+			Service:       tc.WorkflowService(),
+			Namespace:     s.namespace,
+			TaskQueue:     s.taskQueue,
+			Actions:       cat,
+			Identity:      "runbook-trigger-consumer",
+			Approvers:     s.approvers,
+			DataConverter: dataConverter(s.payloadKeys),
 		},
 		Limiter:      lim,
 		RequireMatch: true,
@@ -181,4 +186,11 @@ func (g *globals) loadKeyring() (breach.Keyring, error) {
 		return breach.LoadKeyringFile(keyringFile(g.homeDir()))
 	}
 	return nil, fmt.Errorf("no event signing keys: set RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE (runbook dev creates %s)", keyringFile(g.homeDir()))
+}
+
+func dataConverter(kr *temporalcodec.Keyring) converter.DataConverter {
+	if kr == nil {
+		return nil
+	}
+	return temporalcodec.DataConverter(kr)
 }

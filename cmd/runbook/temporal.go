@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -11,6 +13,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyresponse/runbook/activities"
+	"github.com/keyresponse/runbook/integrations/temporalcodec"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -18,18 +21,46 @@ import (
 // when nothing listens there.
 func (g *globals) dialTemporal(ctx context.Context) (client.Client, error) {
 	ep := g.resolved()
-	return dial(ctx, ep.Temporal, ep.Namespace, g.operator())
+	kr, err := g.payloadKeyring()
+	if err != nil {
+		return nil, err
+	}
+	return dial(ctx, ep.Temporal, ep.Namespace, g.operator(), kr)
 }
 
-func dial(ctx context.Context, hostPort, namespace, identity string) (client.Client, error) {
+// payloadKeyring is the payload-encryption keyring: RUNBOOK_PAYLOAD_KEYS or
+// RUNBOOK_PAYLOAD_KEY_FILE, else the dev engine's key file in the home dir.
+// Without one, payloads go to Temporal unencrypted (secrets never travel in
+// them anyway; the codec is defence in depth).
+func (g *globals) payloadKeyring() (*temporalcodec.Keyring, error) {
+	kr, err := temporalcodec.KeyringFromEnv(os.Getenv)
+	if err != nil || kr != nil {
+		return kr, err
+	}
+	if _, err := os.Stat(payloadKeyFile(g.homeDir())); err == nil {
+		return temporalcodec.LoadKeyringFile(payloadKeyFile(g.homeDir()))
+	}
+	return nil, nil
+}
+
+func payloadKeyFile(home string) string { return filepath.Join(home, "payload-keys") }
+
+func dial(ctx context.Context, hostPort, namespace, identity string, kr *temporalcodec.Keyring) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:  hostPort,
 		Namespace: namespace,
 		Identity:  identity,
 		Logger:    tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-	})
+	}
+	if kr != nil {
+		// Every payload (inputs, results, signals, queries) and every
+		// failure message is AES-GCM encrypted before it reaches Temporal.
+		opts.DataConverter = temporalcodec.DataConverter(kr)
+		opts.FailureConverter = temporalcodec.FailureConverter(kr)
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w\nIs `runbook dev` running? Or pass --temporal-address / RUNBOOK_TEMPORAL_ADDRESS", hostPort, namespace, err)
 	}

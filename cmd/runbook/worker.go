@@ -30,36 +30,42 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			ep := g.resolved()
+			kr, err := g.payloadKeyring()
+			if err != nil {
+				return err
+			}
 			c, err := g.dialTemporal(ctx)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			store, err := g.secretStore()
-			if err != nil {
-				return err
-			}
-			reg, err := buildRegistry(actionDeps{console: g.stdout, allowedHosts: g.allowedHosts(), secrets: store, exchanges: g.exchangeAccounts()})
-			if err != nil {
-				return err
-			}
-			w := newWorker(c, ep.TaskQueue, reg)
 			es := eventSettings{
 				natsURL: ep.NATS,
 				conn:    natsConnOptions(ep.NATS, "runbook-worker"),
 
-				window:    window,
-				limits:    ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoExch},
-				namespace: ep.Namespace,
-				taskQueue: ep.TaskQueue,
-				approvers: g.approvers(),
-				logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+				window:      window,
+				limits:      ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoExch},
+				namespace:   ep.Namespace,
+				taskQueue:   ep.TaskQueue,
+				approvers:   g.approvers(),
+				payloadKeys: kr,
+				logger:      slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			}
 			events, err := connectEvents(ctx, es)
 			if err != nil {
 				return err
 			}
 			defer events.close()
+			store, err := g.secretStore(ctx, events.js)
+			if err != nil {
+				return err
+			}
+			reg, err := buildRegistry(actionDeps{console: g.stdout, allowedHosts: g.allowedHosts(), secrets: store,
+				exchanges: g.exchangeAccounts(), bots: botsFromConfig(g.mustCfg()), nats: events.nc})
+			if err != nil {
+				return err
+			}
+			w := newWorker(c, ep.TaskQueue, reg)
 			events.wireAudit(reg, w)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)

@@ -4,7 +4,9 @@ package secrets
 // secrets section of the engine config (cmd/runbook/config.Secrets) as a
 // plain struct so this package does not import the CLI; the factory that
 // turns it into a Store is integrations/secrets/backend.Open (the backends
-// import this package, so the factory cannot live here).
+// import this package, so the factory cannot live here). Its fields match
+// config.Secrets one for one (names, order, types), so the CLI converts with
+// secrets.Config(cfg.Secrets); keep the two in step.
 type Config struct {
 	// Backend is "file" (default), "vault" or "nats-kv".
 	Backend string

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -39,9 +40,11 @@ func LoadKey(path string, create bool) ([]byte, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("secret key file %s is readable by others (mode %v): chmod 600", path, st.Mode().Perm())
 	}
-	b := make([]byte, 200)
-	n, _ := f.Read(b)
-	key, err := hex.DecodeString(strings.TrimSpace(string(b[:n])))
+	b, err := io.ReadAll(io.LimitReader(f, 256))
+	if err != nil {
+		return nil, err
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(key) != 32 {
 		return nil, fmt.Errorf("secret key file %s: want 64 hex digits", path)
 	}

@@ -1,8 +1,12 @@
 // Package secrets stores secrets (new API keys) so that only a reference and
 // a fingerprint ever travel through workflows, logs and outputs.
 //
-// Store is the interface the actions use; FileStore is a minimal AES-GCM
-// encrypted-file implementation (the secrets issue adds Vault KV v2).
+// Store is the interface the actions use. Backends: FileStore here (AES-GCM
+// sealed files, the embedded default), vault (Vault / OpenBao KV v2) and
+// natskv (a JetStream KV bucket, values sealed under a key file); the
+// backend package opens the one a Config names. Values enter the store only
+// from inside activities or from operators' own tooling, never from runbook
+// files, events or command lines.
 package secrets
 
 import (
@@ -70,7 +74,12 @@ type Store interface {
 	// Versions lists every version of name, oldest first.
 	Versions(ctx context.Context, name string) ([]Version, error)
 	// Rollback makes the version before the current one current again and
-	// returns its ref (versions are never deleted).
+	// returns the ref of what is now current (versions are never deleted).
+	// The file store moves its current pointer back, so the ref names the
+	// earlier version; append-only backends (Vault, JetStream KV) write the
+	// earlier value as a new version marked with MetaRestores, so the ref
+	// names the new version. Either way Get(Ref{Name}) returns the earlier
+	// value and the ref's fingerprint is the earlier version's.
 	Rollback(ctx context.Context, name string) (Ref, error)
 }
 

@@ -18,7 +18,12 @@
 //     idempotency record) and who answered.
 //   - Webhook (webhook.go): verifies X-Twilio-Signature, accepts
 //     "APPROVE|ACK|DENY <code>" from roster numbers only, and hands the
-//     answer to a Responder the engine wires to Temporal updates.
+//     answer to a Responder the engine wires to Temporal updates;
+//     GateResponder (responder.go) does the code → incident/gate lookup and
+//     needs only a GateDecider.
+//   - twiliosim (subpackage): a local Messages API for tests and runbook dev.
+//
+// An example roster is in testdata/roster.example.yaml.
 //
 // Escalation is driven by Temporal, not by a sleeping activity: see
 // activities/notify for how notify.sms uses Next with retry delays.

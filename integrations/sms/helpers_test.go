@@ -1,6 +1,8 @@
 package sms_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/keyresponse/runbook/integrations/sms"
@@ -45,4 +47,12 @@ func testRoster() *sms.Roster {
 		},
 		Escalation: []string{"carol", "alice", "bob"},
 	}
+}
+
+// newHTTPServer serves h on 127.0.0.1 and returns its URL.
+func newHTTPServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/sms/inbound"
 }

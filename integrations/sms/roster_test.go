@@ -1,6 +1,7 @@
 package sms_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,22 @@ func TestQuietHoursNeverHoldBreaches(t *testing.T) {
 func TestMaskPhone(t *testing.T) {
 	if got := sms.MaskPhone("+4915112345678"); got != "+491…5678" {
 		t.Fatalf("MaskPhone = %q", got)
+	}
+}
+
+func TestExampleRosterIsValid(t *testing.T) {
+	b, err := os.ReadFile("testdata/roster.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r sms.Roster
+	if err := yaml.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if chain, _ := r.Chain("oncall"); names(chain) != "alice,bob,carol" || r.Ack() != 5*time.Minute {
+		t.Fatalf("chain %s, ack %s", names(chain), r.Ack())
 	}
 }

@@ -4,9 +4,15 @@
 // database and anyone reading history without the key see only ciphertext.
 //
 // This is defence in depth: actions already never put a secret in a
-// payload. Install DataConverter(kr) on every Temporal client and worker of
-// the engine (client.Options.DataConverter); the CLI's status and report
-// verbs need it too to read results.
+// payload. Install DataConverter(kr) and FailureConverter(kr) on every
+// Temporal client and worker of the engine (client.Options.DataConverter and
+// .FailureConverter); the CLI's status and report verbs need them too to
+// read results.
+//
+// What the codec cannot cover, because the server must read it: workflow and
+// activity ids, task queues, identities, search attributes, timer and
+// signal names. Never derive those from a secret. ScanHistoryForSecret
+// checks all of them.
 //
 // Payload format: metadata encoding="binary/encrypted" and
 // encryption-key-id=<id>; data = 12-byte nonce || GCM(seal of the whole

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -139,9 +140,11 @@ func LoadKeyringFile(path string) (*Keyring, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("payload key file %s is readable by others (mode %v): chmod 600", path, st.Mode().Perm())
 	}
-	b := make([]byte, 1<<20)
-	n, _ := f.Read(b)
-	return ParseKeyring(string(b[:n]))
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	return ParseKeyring(string(b))
 }
 
 // Environment variables KeyringFromEnv reads.

@@ -51,9 +51,15 @@ func encodings(secret []byte) []needle {
 	ns := []needle{{"raw", secret}}
 	add := func(name, s string) {
 		// Very short secrets encode to strings that match by chance.
-		if len(s) >= 8 {
-			ns = append(ns, needle{name, []byte(s)})
+		if len(s) < 8 {
+			return
 		}
+		for _, n := range ns {
+			if string(n.b) == s {
+				return // base64url equals base64 when neither + nor / occurs
+			}
+		}
+		ns = append(ns, needle{name, []byte(s)})
 	}
 	add("base64", strings.TrimRight(base64.StdEncoding.EncodeToString(secret), "="))
 	add("base64url", strings.TrimRight(base64.URLEncoding.EncodeToString(secret), "="))
@@ -104,4 +110,20 @@ func check(b []byte, path string, needles []needle, hits *[]string) {
 			*hits = append(*hits, fmt.Sprintf("%s (%s)", path, n.name))
 		}
 	}
+}
+
+// FindSecret reports in which encodings (raw, base64, base64url, hex) secret
+// occurs in data: for the canary test's scans outside Temporal (NATS stream
+// messages, log files, CLI output). Nil means not found.
+func FindSecret(data, secret []byte) []string {
+	if len(secret) == 0 {
+		return nil
+	}
+	var found []string
+	for _, n := range encodings(secret) {
+		if bytes.Contains(data, n.b) {
+			found = append(found, n.name)
+		}
+	}
+	return found
 }

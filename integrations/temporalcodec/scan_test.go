@@ -52,3 +52,17 @@ func TestScanFindsTheSecretAnywhere(t *testing.T) {
 		t.Fatalf("clean history: %v", hits)
 	}
 }
+
+func TestFindSecretEncodings(t *testing.T) {
+	secret := []byte("s3cr3t-canary-value")
+	b64, _ := json.Marshal(secret)
+	if got := FindSecret(b64, secret); len(got) != 1 || got[0] != "base64" {
+		t.Fatalf("json []byte: %v", got)
+	}
+	if got := FindSecret([]byte("log line s3cr3t-canary-value end"), secret); len(got) != 1 || got[0] != "raw" {
+		t.Fatalf("raw: %v", got)
+	}
+	if got := FindSecret([]byte("nothing here"), secret); got != nil {
+		t.Fatalf("clean: %v", got)
+	}
+}

@@ -117,6 +117,10 @@ type Exchange struct {
 	BaseURL string `yaml:"base_url,omitempty"`
 	// ManagementKeyRef names the management credential in the secret store.
 	ManagementKeyRef string `yaml:"management_key_ref"`
+	// EngineIPs are the engine's egress IPs towards this exchange (the
+	// management key's whitelist); a leaked key keeps them until revoked so
+	// the engine can cancel the bot's orders with it.
+	EngineIPs []string `yaml:"engine_ips,omitempty"`
 	// Options are adapter-specific.
 	Options map[string]any `yaml:"options,omitempty"`
 }
@@ -129,10 +133,13 @@ type Bot struct {
 	URL  string `yaml:"url,omitempty"`
 	// Account names an Exchange entry; SubAccount is the exchange's
 	// sub-account the bot's key lives on.
-	Account    string   `yaml:"account"`
-	SubAccount string   `yaml:"sub_account,omitempty"`
-	KeyID      string   `yaml:"key_id,omitempty"`
-	IPs        []string `yaml:"ips,omitempty"`
+	Account    string `yaml:"account"`
+	SubAccount string `yaml:"sub_account,omitempty"`
+	KeyID      string `yaml:"key_id,omitempty"`
+	// CredentialRef names the bot's API key in the secret store (default
+	// <exchange>/<sub_account>/api-key); new keys are stored there too.
+	CredentialRef string   `yaml:"credential_ref,omitempty"`
+	IPs           []string `yaml:"ips,omitempty"`
 	// Credentials for the bot's control API: an environment variable or a
 	// secret store name, never the value.
 	UsernameEnv     string `yaml:"username_env,omitempty"`

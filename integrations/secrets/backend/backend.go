@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -64,7 +65,7 @@ func Open(ctx context.Context, cfg secrets.Config, d Deps) (secrets.Store, error
 			if dir == "" {
 				dir = d.DefaultDir
 			}
-			keyFile = dir + "/master.key"
+			keyFile = filepath.Join(dir, "master.key")
 		}
 		return natskv.Open(ctx, d.JetStream, cfg.Bucket, keyFile)
 	default:

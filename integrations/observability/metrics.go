@@ -1,0 +1,179 @@
+package observability
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Every metric the engine exports is defined in this file (the Temporal
+// SDK's own metrics come through TemporalMetricsHandler, named by the SDK).
+// Label values are bounded sets: runbook names, action names, exchange
+// account names, error kinds, dead-letter reasons. Never a bot id, an
+// incident id or anything from an event's evidence.
+
+const namespace = "runbook"
+
+// Buckets. Containment is expected in well under a second when automatic
+// and minutes when a human approves; a step is an API call (tens of ms)
+// up to an approval wait folded into a retry (minutes).
+var (
+	containBuckets = []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+	stepBuckets    = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+)
+
+// Descriptors of the trigger consumer's counters, read from ingest.Stats
+// by IngestCollector at scrape time.
+var (
+	descEventsReceived = prometheus.NewDesc(namespace+"_events_received_total",
+		"Breach event deliveries to the trigger consumer, redeliveries included.", nil, nil)
+	descEventsRejected = prometheus.NewDesc(namespace+"_events_rejected_total",
+		"Breach events dead-lettered to BREACH_DLQ, by reason (bad signature, replay, schema, no match, ...).", []string{"reason"}, nil)
+	descEventsDeduplicated = prometheus.NewDesc(namespace+"_events_deduplicated_total",
+		"Breach events folded into an incident already running for the bot (signalled as evidence, no new incident).", nil, nil)
+	descEventsStarted = prometheus.NewDesc(namespace+"_events_incidents_started_total",
+		"Breach events that started a new incident.", nil, nil)
+	descEventsHeld = prometheus.NewDesc(namespace+"_events_held_total",
+		"Incidents started with irreversible steps held for approval by the blast-radius limit.", nil, nil)
+	descEventsUnmatched = prometheus.NewDesc(namespace+"_events_unmatched_total",
+		"Breach events acked without a matching runbook.", nil, nil)
+	descEventsRetried = prometheus.NewDesc(namespace+"_events_retried_total",
+		"Breach event deliveries naked for redelivery after a transient failure.", nil, nil)
+	descEventsErased = prometheus.NewDesc(namespace+"_events_erased_total",
+		"Breach events erased from BREACH because they carried a secret-looking field.", nil, nil)
+	descEventsAckErrors = prometheus.NewDesc(namespace+"_events_ack_errors_total",
+		"Acks or naks the NATS server did not confirm.", nil, nil)
+)
+
+// Metrics holds the engine's own metrics. Create one per process with
+// NewMetrics and pass it where events are observed.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	incidentsStarted *prometheus.CounterVec
+	incidentsClosed  *prometheus.CounterVec
+	timeToContain    *prometheus.HistogramVec
+
+	stepDuration *prometheus.HistogramVec
+	stepFailures *prometheus.CounterVec
+
+	exchangeErrors      *prometheus.CounterVec
+	exchangeRateLimited *prometheus.CounterVec
+
+	smsSent   prometheus.Counter
+	smsFailed *prometheus.CounterVec
+
+	// The Temporal SDK's metrics (temporal.go), registered on first use.
+	temporalOnce sync.Once
+	temporal     *temporalSink
+}
+
+// NewMetrics creates the metrics in a fresh registry, together with the Go
+// runtime and process collectors. Registry exposes it for the Temporal SDK
+// handler and the /metrics endpoint.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		incidentsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "incidents_started_total",
+			Help: "Incidents opened, by runbook and how they were started (event, manual, drill).",
+		}, []string{"runbook", "trigger"}),
+		incidentsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "incidents_closed_total",
+			Help: "Incidents finished, by runbook and outcome (succeeded, failed, denied, aborted, compensated).",
+		}, []string{"runbook", "outcome"}),
+		timeToContain: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "incident_time_to_contain_seconds",
+			Help:    "From the breach event (or the incident's opening when started by hand) to the first containment step (bot frozen, key revoked, key IP-restricted).",
+			Buckets: containBuckets,
+		}, []string{"runbook"}),
+		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "step_duration_seconds",
+			Help:    "Duration of each action attempt, by action and outcome (success, failure); _count is the number of attempts.",
+			Buckets: stepBuckets,
+		}, []string{"action", "outcome"}),
+		stepFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "step_failures_total",
+			Help: "Failed action attempts, by action and error kind (RateLimited, AuthenticationError, ...).",
+		}, []string{"action", "error_type"}),
+		exchangeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "exchange_api_errors_total",
+			Help: "Exchange API calls that failed, by exchange account and error kind.",
+		}, []string{"exchange", "error_type"}),
+		exchangeRateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "exchange_rate_limited_total",
+			Help: "Exchange API calls refused by a rate limit (retried after Retry-After).",
+		}, []string{"exchange"}),
+		smsSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "sms_sent_total",
+			Help: "SMS messages accepted by the provider.",
+		}),
+		smsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "sms_failed_total",
+			Help: "SMS messages the provider refused or that could not be sent, by error kind.",
+		}, []string{"error_type"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.incidentsStarted, m.incidentsClosed, m.timeToContain,
+		m.stepDuration, m.stepFailures,
+		m.exchangeErrors, m.exchangeRateLimited,
+		m.smsSent, m.smsFailed,
+	)
+	return m
+}
+
+// Registry is where every metric of the process is registered; register
+// extra collectors (IngestCollector) here.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// IncidentStarted counts an incident opened by runbook and trigger.
+func (m *Metrics) IncidentStarted(runbook, trigger string) {
+	m.incidentsStarted.WithLabelValues(runbook, orUnknown(trigger)).Inc()
+}
+
+// IncidentClosed counts a finished incident by outcome and, when it was
+// contained, observes its time to contain.
+func (m *Metrics) IncidentClosed(runbook, outcome string, timeToContain time.Duration, contained bool) {
+	m.incidentsClosed.WithLabelValues(runbook, orUnknown(outcome)).Inc()
+	if contained {
+		m.timeToContain.WithLabelValues(runbook).Observe(timeToContain.Seconds())
+	}
+}
+
+// StepFinished observes one action attempt. errorType is the activity
+// error kind ("" for success).
+func (m *Metrics) StepFinished(action string, d time.Duration, failed bool, errorType string) {
+	outcome := "success"
+	if failed {
+		outcome = "failure"
+		m.stepFailures.WithLabelValues(action, orUnknown(errorType)).Inc()
+	}
+	m.stepDuration.WithLabelValues(action, outcome).Observe(d.Seconds())
+}
+
+// ExchangeAPIError counts a failed exchange call by account and kind.
+func (m *Metrics) ExchangeAPIError(exchange, errorType string) {
+	m.exchangeErrors.WithLabelValues(orUnknown(exchange), orUnknown(errorType)).Inc()
+}
+
+// ExchangeRateLimited counts an exchange call refused by a rate limit.
+func (m *Metrics) ExchangeRateLimited(exchange string) {
+	m.exchangeRateLimited.WithLabelValues(orUnknown(exchange)).Inc()
+}
+
+// SMSSent counts a message the provider accepted.
+func (m *Metrics) SMSSent() { m.smsSent.Inc() }
+
+// SMSFailed counts a message that could not be sent.
+func (m *Metrics) SMSFailed(errorType string) { m.smsFailed.WithLabelValues(orUnknown(errorType)).Inc() }
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
