@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/keyresponse/runbook/events/audit/redact"
+	"github.com/keyresponse/runbook/integrations/observability"
 )
 
 // externalSecrets are the Secrets the manifests reference but never define:
@@ -29,8 +30,12 @@ var externalSecrets = map[string][]string{
 	"runbook-vault":      {"token"},
 }
 
-// searchAttributes are the Keyword search attributes incidents carry.
-var searchAttributes = []string{"RunbookName", "BotID", "Exchange", "Severity", "IncidentTrigger"}
+// searchAttributes are the Keyword search attributes incidents carry
+// (integrations/observability); the setup script must register each.
+var searchAttributes = []string{
+	observability.SARunbookName.GetName(), observability.SABotID.GetName(), observability.SAExchange.GetName(),
+	observability.SASeverity.GetName(), observability.SAIncidentTrigger.GetName(),
+}
 
 // k8sObjects is every object of a manifest directory, decoded into its Go type.
 type k8sObjects struct {

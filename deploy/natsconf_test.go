@@ -16,6 +16,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/ingest"
 )
 
 // The passwords the NATS configs read from the environment ($NAME). Tests
@@ -124,15 +127,11 @@ func TestNATSConf_BrokenCopyFails(t *testing.T) {
 	}
 }
 
-// TestNATSConf_ClusterRunsTheStreams starts the three compose configs as a
-// real cluster on 127.0.0.1 (only addresses, ports and store directories
-// are rewritten), waits for JetStream to elect a meta leader, and creates
-// every stream of nats/streams with its three replicas, as the nats-setup
-// job does.
-func TestNATSConf_ClusterRunsTheStreams(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a three-node cluster")
-	}
+// startComposeCluster starts the three compose configs as a real cluster
+// on 127.0.0.1 (only addresses, ports and store directories rewritten) and
+// returns a JetStream context of the runbook user and the servers.
+func startComposeCluster(t *testing.T) (jetstream.JetStream, []*server.Server) {
+	t.Helper()
 	setNATSEnv(t)
 	files := composeNATSConfs(t)
 	clusterPorts := make([]int, len(files))
@@ -171,31 +170,46 @@ func TestNATSConf_ClusterRunsTheStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js, servers
+}
+
+// createWithRetry creates a stream, retrying while the cluster elects its
+// JetStream meta leader.
+func createWithRetry(ctx context.Context, js jetstream.JetStream, c jetstream.StreamConfig) error {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := js.CreateStream(cctx, c)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// TestNATSConf_ClusterRunsTheStreams starts the three compose configs as a
+// real cluster on 127.0.0.1 (only addresses, ports and store directories
+// are rewritten), waits for JetStream to elect a meta leader, and creates
+// every stream of nats/streams with its three replicas, as the nats-setup
+// job does.
+func TestNATSConf_ClusterRunsTheStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	js, servers := startComposeCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	files2 := loadStreamFiles(t, "nats/streams")
 	for _, name := range sortedKeys(files2) {
-		var err error
-		// The meta leader is elected a moment after the routes connect:
-		// retry until it answers or the context ends.
-		for {
-			cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
-			_, err = js.CreateStream(cctx, files2[name])
-			ccancel()
-			if err == nil || ctx.Err() != nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-		if err != nil {
+		if err := createWithRetry(ctx, js, files2[name]); err != nil {
 			t.Fatalf("stream %s with 3 replicas on the compose cluster: %v", name, err)
 		}
 	}
@@ -249,4 +263,40 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestWorkerStartKeepsOperatorReplicas: the operator creates the streams
+// with three replicas (nats-setup); a worker starting afterwards must not
+// change them. Today it does: ingest.EnsureStreams and audit.EnsureStream
+// call CreateOrUpdateStream with Replicas 0/1, and the server scales the
+// R3 streams down to one replica, silently removing the redundancy this
+// deployment is built on. Reported to the lead (events/ and the engine
+// wiring are not deploy/'s to change); remove the Skip once the worker
+// creates streams only when absent or takes the replica count from config.
+func TestWorkerStartKeepsOperatorReplicas(t *testing.T) {
+	t.Skip("known bug: worker start scales R3 streams down to R1 (see the comment)")
+	js, _ := startComposeCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	files := loadStreamFiles(t, "nats/streams")
+	for _, name := range []string{"AUDIT", "BREACH", "BREACH_DLQ"} {
+		if err := createWithRetry(ctx, js, files[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := audit.EnsureStream(ctx, js, audit.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ingest.EnsureStreams(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"AUDIT", "BREACH", "BREACH_DLQ"} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := st.CachedInfo().Config.Replicas; r != 3 {
+			t.Errorf("%s has %d replicas after a worker started, want the operator's 3", name, r)
+		}
+	}
 }

@@ -28,6 +28,7 @@ type actionDeps struct {
 	secrets   secrets.Store
 	bots      botSetup
 	nats      *nats.Conn
+	sms       *smsSetup
 }
 
 // buildRegistry is the explicit list of every action the engine ships.
@@ -51,6 +52,7 @@ func buildRegistry(d actionDeps) (*activities.Registry, error) {
 	}
 	list = append(list, bots...)
 	list = append(list, secretsact.Actions(secretsact.Deps{Store: d.secrets})...)
+	list = append(list, d.sms.action())
 	return activities.NewRegistry(list...)
 }
 

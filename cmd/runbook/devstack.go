@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/natsdev"
@@ -40,6 +41,10 @@ type devOptions struct {
 	// bots are configured bots (config file); the demo bot is added.
 	bots      botSetup
 	approvers map[string][]string
+	// oncall is the roster (config file); empty means two dev people.
+	oncall config.Oncall
+	// httpPort serves inbound SMS and Alertmanager webhooks (0 = any; -1 = none).
+	httpPort int
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -51,6 +56,8 @@ type devStack struct {
 	events   *natsSide
 	exchange *devExchange
 	demoBot  *demoBot
+	sms      *smsSetup
+	http     *httpServer
 	secrets  secrets.Store
 	keyring  breach.Keyring
 	// payloadKeys encrypt every Temporal payload (inputs, results, failures).
@@ -109,7 +116,10 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if s.events, err = connectEvents(ctx, es); err != nil {
 		return nil, err
 	}
-	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots}
+	if s.sms, err = startDevSMS(o.home, o.oncall, o.console); err != nil {
+		return nil, err
+	}
+	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots, sms: s.sms}
 	if o.exchangeSimPort >= 0 {
 		if o.demoBot == "" {
 			o.demoBot = "bot-1"
@@ -140,6 +150,18 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			return nil, err
 		}
 	}
+	if o.httpPort >= 0 {
+		hooks, err := s.sms.webhook(s.client)
+		if err != nil {
+			return nil, err
+		}
+		if s.http, err = startHTTP(fmt.Sprintf("127.0.0.1:%d", o.httpPort), httpRoutes{
+			sms:          hooks,
+			alertmanager: alertmanagerBridge(s.events.js, s.keyring),
+		}); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -167,7 +189,9 @@ func (s *devStack) stop() {
 	if s.nats != nil {
 		s.nats.Stop()
 	}
+	s.http.close()
 	s.demoBot.close()
+	s.sms.close()
 	s.exchange.close()
 }
 

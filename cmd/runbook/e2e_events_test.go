@@ -36,7 +36,7 @@ func TestE2E_BreachEventStartsOneIncident(t *testing.T) {
 	}
 
 	// When: one event.
-	if r := nats("event", "send", "--bot", "bot-3", "--kind", "key_leaked", "--exchange", "okx", "--key-id", "AK-3", "--severity", "critical"); r.code != 0 {
+	if r := nats("event", "send", "--bot", "bot-3", "--kind", "e2e_probe", "--exchange", "okx", "--key-id", "AK-3", "--severity", "critical"); r.code != 0 {
 		t.Fatalf("event send: %d %s", r.code, r.stderr)
 	}
 	const id = "e2e-breach:bot-3"
@@ -44,7 +44,7 @@ func TestE2E_BreachEventStartsOneIncident(t *testing.T) {
 		return stepByID(st, "gate").Status == workflows.StatusWaiting
 	})
 	// 1,000 more for the same bot while it runs.
-	if r := nats("event", "send", "--bot", "bot-3", "--kind", "key_leaked", "--exchange", "okx", "--severity", "critical", "--count", "1000"); r.code != 0 {
+	if r := nats("event", "send", "--bot", "bot-3", "--kind", "e2e_probe", "--exchange", "okx", "--severity", "critical", "--count", "1000"); r.code != 0 {
 		t.Fatalf("event send x1000: %d %s", r.code, r.stderr)
 	}
 	st := c.waitFor(id, "the 1,000 later events as evidence", func(st workflows.IncidentState) bool {

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"go.temporal.io/sdk/converter"
+	"github.com/keyresponse/runbook/integrations/temporalcodec"
 
 	"github.com/keyresponse/runbook/workflows"
 )
@@ -128,7 +128,7 @@ func TestE2E_SpineRunbookThroughCLI(t *testing.T) {
 	}
 	started := fetchHistory(t, stack, id).GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
 	var recorded workflows.IncidentInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &recorded); err != nil {
+	if err := temporalcodec.DataConverter(stack.payloadKeys).FromPayloads(started.GetInput(), &recorded); err != nil {
 		t.Fatalf("decode the recorded workflow input: %v", err)
 	}
 	if recorded.RunbookHash != final.RunbookHash || recorded.Runbook.Name != "e2e-spine" {

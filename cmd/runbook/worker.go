@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -17,6 +18,7 @@ func newWorkerCommand(g *globals) *cobra.Command {
 		window      time.Duration
 		maxAuto     int
 		maxAutoExch int
+		httpAddr    string
 	)
 	c := &cobra.Command{
 		Use:   "worker",
@@ -60,8 +62,12 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 			if err != nil {
 				return err
 			}
+			smsS, err := smsFromConfig(ctx, g.homeDir(), g.mustCfg().Oncall, store)
+			if err != nil {
+				return err
+			}
 			reg, err := buildRegistry(actionDeps{console: g.stdout, allowedHosts: g.allowedHosts(), secrets: store,
-				exchanges: g.exchangeAccounts(), bots: botsFromConfig(g.mustCfg()), nats: events.nc})
+				exchanges: g.exchangeAccounts(), bots: botsFromConfig(g.mustCfg()), nats: events.nc, sms: smsS})
 			if err != nil {
 				return err
 			}
@@ -83,11 +89,27 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 					return err
 				}
 			}
+			if addr := pick(httpAddr, g.mustCfg().Metrics.Addr); addr != "" {
+				hooks, err := smsS.webhook(c)
+				if err != nil {
+					return err
+				}
+				var am http.Handler
+				if consumer {
+					am = alertmanagerBridge(events.js, es.keyring)
+				}
+				srv, err := startHTTP(addr, httpRoutes{sms: hooks, alertmanager: am})
+				if err != nil {
+					return fmt.Errorf("http %s: %w", addr, err)
+				}
+				defer srv.close()
+			}
 			fmt.Fprintf(g.stdout, "worker on %s namespace %s task queue %q; NATS %s; trigger consumer %v\n", ep.Temporal, ep.Namespace, ep.TaskQueue, ep.NATS, consumer)
 			<-ctx.Done()
 			return nil
 		},
 	}
+	c.Flags().StringVar(&httpAddr, "http-addr", "", "serve webhooks (/sms/inbound, /alertmanager) and metrics here (config metrics.addr, env RUNBOOK_METRICS_ADDR)")
 	c.Flags().BoolVar(&consumer, "consumer", true, "also run the trigger consumer (breach events → incidents)")
 	c.Flags().DurationVar(&window, "event-window", 5*time.Minute, "accept signed events only within this time of their timestamp")
 	c.Flags().IntVar(&maxAuto, "max-auto-incidents", 50, "blast-radius cap: automatic incidents per hour (0 = no cap)")

@@ -315,6 +315,11 @@ func (c *Consumer) start(ctx context.Context, ev breach.Event, evMap map[string]
 	if err != nil {
 		return err
 	}
+	if res.Closed {
+		c.stats.add(func(s *Stats) { s.Closed++ })
+		log.Info("event for an incident that already ended: nothing started", "incident", m.IncidentID, "runbook", m.Runbook.Runbook.Name)
+		return nil
+	}
 	if res.Started {
 		if c.cfg.Limiter != nil {
 			if err := c.cfg.Limiter.Record(ctx, m.IncidentID, ev.Data.Exchange); err != nil {

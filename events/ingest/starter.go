@@ -44,6 +44,11 @@ type StartResult struct {
 	// Started is true when a new incident was started, false when the event
 	// was signalled into a running one.
 	Started bool
+	// Closed is true when the incident for this id already ran and ended:
+	// the event belongs to a breach that was handled (or that failed and
+	// now needs on-call, who restart it with `runbook exec`). Nothing is
+	// started: a storm must not restart a failed incident in a loop.
+	Closed bool
 }
 
 // IncidentInput builds the interpreter workflow's input. actions carries

@@ -22,6 +22,7 @@ type Stats struct {
 	Received     uint64 // deliveries, redeliveries included
 	Started      uint64 // new incidents
 	Signalled    uint64 // evidence into running incidents
+	Closed       uint64 // events for an incident id that already ran and ended (nothing started)
 	Held         uint64 // new incidents started with HoldIrreversible
 	Unmatched    uint64 // acked with no runbook match (RequireMatch off)
 	Retried      uint64 // naked for redelivery

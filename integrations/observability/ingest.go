@@ -25,7 +25,7 @@ type ingestCollector struct{ stats func() ingest.Stats }
 // Describe implements prometheus.Collector.
 func (ingestCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEventsReceived, descEventsRejected, descEventsDeduplicated, descEventsStarted,
-		descEventsHeld, descEventsUnmatched, descEventsRetried, descEventsErased, descEventsAckErrors} {
+		descEventsClosed, descEventsHeld, descEventsUnmatched, descEventsRetried, descEventsErased, descEventsAckErrors} {
 		ch <- d
 	}
 }
@@ -42,6 +42,7 @@ func (c ingestCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descEventsReceived, s.Received)
 	counter(descEventsDeduplicated, s.Signalled)
 	counter(descEventsStarted, s.Started)
+	counter(descEventsClosed, s.Closed)
 	counter(descEventsHeld, s.Held)
 	counter(descEventsUnmatched, s.Unmatched)
 	counter(descEventsRetried, s.Retried)

@@ -35,6 +35,8 @@ var (
 		"Breach events folded into an incident already running for the bot (signalled as evidence, no new incident).", nil, nil)
 	descEventsStarted = prometheus.NewDesc(namespace+"_events_incidents_started_total",
 		"Breach events that started a new incident.", nil, nil)
+	descEventsClosed = prometheus.NewDesc(namespace+"_events_closed_incident_total",
+		"Breach events for an incident id that already ran and ended (nothing started).", nil, nil)
 	descEventsHeld = prometheus.NewDesc(namespace+"_events_held_total",
 		"Incidents started with irreversible steps held for approval by the blast-radius limit.", nil, nil)
 	descEventsUnmatched = prometheus.NewDesc(namespace+"_events_unmatched_total",
@@ -169,7 +171,9 @@ func (m *Metrics) ExchangeRateLimited(exchange string) {
 func (m *Metrics) SMSSent() { m.smsSent.Inc() }
 
 // SMSFailed counts a message that could not be sent.
-func (m *Metrics) SMSFailed(errorType string) { m.smsFailed.WithLabelValues(orUnknown(errorType)).Inc() }
+func (m *Metrics) SMSFailed(errorType string) {
+	m.smsFailed.WithLabelValues(orUnknown(errorType)).Inc()
+}
 
 func orUnknown(s string) string {
 	if s == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/keyresponse/runbook/activities"
@@ -142,7 +145,6 @@ func TestMetricsEndpoint_OneIncident(t *testing.T) {
 	}
 	reg.AddHook(NewStepHook(m))
 	var suite testsuite.WorkflowTestSuite
-	suite.SetMetricsHandler(m.TemporalMetricsHandler())
 	env := suite.NewTestActivityEnvironment()
 	reg.RegisterWith(env)
 	run := func(action string, params map[string]any) error {
@@ -178,6 +180,17 @@ func TestMetricsEndpoint_OneIncident(t *testing.T) {
 			t.Fatal(err)
 		}
 		obs.Observe(ctx, stored)
+	}
+
+	// The Temporal SDK's own metrics: a real client whose one request
+	// fails at once (nothing listens on the port) still counts it.
+	c, err := client.NewLazyClient(client.Options{HostPort: closedPort(t), Namespace: "runbook", MetricsHandler: m.TemporalMetricsHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "runbook"}); err == nil {
+		t.Fatal("DescribeNamespace on a closed port succeeded")
 	}
 
 	m.Registry().MustRegister(IngestCollector(func() ingest.Stats {
@@ -222,16 +235,24 @@ func TestMetricsEndpoint_OneIncident(t *testing.T) {
 	if v := counterValue(t, fams, "runbook_events_deduplicated_total", nil); v != 2 {
 		t.Errorf("events deduplicated = %v, want 2", v)
 	}
-	var temporal []string
-	for name := range fams {
-		if strings.HasPrefix(name, "temporal_") {
-			temporal = append(temporal, name)
-		}
+	if v := counterValue(t, fams, "temporal_request_total", map[string]string{"operation": "DescribeNamespace", "namespace": "runbook"}); v != 1 {
+		t.Errorf("Temporal SDK request counter = %v, want 1", v)
 	}
-	if len(temporal) == 0 {
-		t.Error("no Temporal SDK metric in the scrape")
+	if v := counterValue(t, fams, "temporal_request_failure_total", map[string]string{"operation": "DescribeNamespace", "status_code": "UNAVAILABLE"}); v != 1 {
+		t.Errorf("Temporal SDK request failure counter = %v, want 1", v)
 	}
-	t.Logf("Temporal SDK metrics exposed: %v", temporal)
+}
+
+// closedPort is a 127.0.0.1 address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
 
 func TestHealthAndReadiness(t *testing.T) {

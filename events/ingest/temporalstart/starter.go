@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
@@ -101,11 +102,18 @@ func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (i
 		// Same request id for a redelivery of the same event, so a retry
 		// after a lost response is recognised by the server.
 		RequestId: uuid.NewSHA1(uuid.NameSpaceURL, []byte(req.IncidentID+"\x00"+req.Evidence.EventID)).String(),
-		// A running incident gets the signal; a closed one lets a new
-		// incident start for the new breach.
+		// A running incident gets the signal. A closed one is not started
+		// again: the id already carries the breach's dedup key (the leaked
+		// key id in the shipped runbooks), so a repeat is the same breach,
+		// and restarting an incident that failed, once per event of a
+		// storm, would loop. On-call restarts it with `runbook exec`.
 		WorkflowIdConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIdReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIdReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 	})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return ingest.StartResult{IncidentID: req.IncidentID, Closed: true}, nil
+	}
 	if err != nil {
 		return ingest.StartResult{}, err
 	}
