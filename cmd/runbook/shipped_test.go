@@ -39,4 +39,3 @@ func TestPlanContainKeyBreach(t *testing.T) {
 		}
 	}
 }
-
