@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/keyresponse/runbook/events/jsutil"
+
 	"context"
 	"fmt"
 	"time"
@@ -64,7 +66,7 @@ func StreamConfig(o StreamOptions) jetstream.StreamConfig {
 
 // EnsureStream creates the AUDIT stream, or updates it to StreamConfig.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) (jetstream.Stream, error) {
-	s, err := js.CreateOrUpdateStream(ctx, StreamConfig(o))
+	s, err := jsutil.EnsureStream(ctx, js, StreamConfig(o))
 	if err != nil {
 		return nil, fmt.Errorf("audit stream %s: %w", StreamName, err)
 	}

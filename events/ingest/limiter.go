@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/keyresponse/runbook/events/jsutil"
+
 	"context"
 	"errors"
 	"fmt"
@@ -150,7 +152,7 @@ func NewStreamLimiter(ctx context.Context, js jetstream.JetStream, cfg LimitConf
 	if dup > cfg.window() {
 		dup = cfg.window()
 	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err := jsutil.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamLimits,
 		Description: "one message per automatic incident; MaxAge is the blast-radius window",
 		Subjects:    []string{SubjectsLimits},

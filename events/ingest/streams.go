@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/keyresponse/runbook/events/jsutil"
+
 	"context"
 	"fmt"
 	"time"
@@ -33,7 +35,7 @@ const (
 // storage). Breach events are kept 30 days, dead letters 90: both are
 // evidence for the post-incident review.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, err := jsutil.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamBreach,
 		Description: "Breach events (CloudEvents JSON) on breach.<bot>.<kind>",
 		Subjects:    []string{SubjectsBreach},
@@ -46,7 +48,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 	}); err != nil {
 		return fmt.Errorf("stream %s: %w", StreamBreach, err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, err := jsutil.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamDLQ,
 		Description: "Breach events that can never be processed, with Runbook-Dlq-* headers",
 		Subjects:    []string{SubjectsDLQ},
@@ -73,7 +75,7 @@ func ReplayTTL(window time.Duration) time.Duration {
 
 // EnsureReplayBucket creates or updates the KV bucket of seen event ids.
 func EnsureReplayBucket(ctx context.Context, js jetstream.JetStream, window time.Duration) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := jsutil.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      ReplayBucket,
 		Description: "ids of breach events already accepted (replay protection)",
 		TTL:         ReplayTTL(window),
