@@ -47,9 +47,9 @@ func botsFromConfig(c *config.Config) botSetup {
 		s.controllers = append(s.controllers, ibot.BotConfig{
 			ID: b.ID, Kind: ibot.Kind(b.Kind), URL: b.URL, PasswordRef: b.PasswordRef, SecretsConfigPath: b.SecretsFilePath,
 			Account: b.Account, Exchange: exchangeOf(c, b.Account),
-			Username: b.Options["username"], PasswordEnv: b.UsernameEnv,
-			SigningKeyRef: b.Options["signing_key_ref"], PublicKey: b.Options["public_key"],
-			EngineKeyRef: b.Options["engine_key_ref"], Subject: b.Options["subject"],
+			Username: b.Username, PasswordEnv: b.PasswordEnv,
+			SigningKeyRef: b.Options["signing_key_ref"], SigningKeyEnv: b.Options["signing_key_env"], PublicKey: b.Options["public_key"],
+			EngineKeyRef: b.Options["engine_key_ref"], EngineKeyEnv: b.Options["engine_key_env"], Subject: b.Options["subject"],
 		})
 		s.facts[b.ID] = botFacts{account: b.Account, subAccount: b.SubAccount, ips: b.IPs, engineIPs: engineIPs[b.Account],
 			keyID: b.KeyID, credentialRef: b.CredentialRef, verifyFrom: b.Options["verify_from"]}

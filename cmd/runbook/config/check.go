@@ -117,6 +117,9 @@ func (c *Config) Check() []Problem {
 				add(fmt.Sprintf("%s.ips[%d]", f, j), "%q is not an IP address or CIDR", ip)
 			}
 		}
+		if b.Kind == "freqtrade" && b.PasswordEnv == "" && b.PasswordRef == "" {
+			add(f+".password_ref", "freqtrade needs its API password: password_ref (secret store) or password_env")
+		}
 		if len(b.IPs) == 0 {
 			add(f+".ips", "the bot's egress IPs are required: new keys are whitelisted to them")
 		}

@@ -140,12 +140,17 @@ type Bot struct {
 	// <exchange>/<sub_account>/api-key); new keys are stored there too.
 	CredentialRef string   `yaml:"credential_ref,omitempty"`
 	IPs           []string `yaml:"ips,omitempty"`
-	// Credentials for the bot's control API: an environment variable or a
-	// secret store name, never the value.
-	UsernameEnv     string `yaml:"username_env,omitempty"`
-	PasswordRef     string `yaml:"password_ref,omitempty"`
+	// Credentials for the bot's control API (freqtrade): the user name, and
+	// the password as an environment variable or a secret store name, never
+	// the value.
+	Username    string `yaml:"username,omitempty"`
+	PasswordEnv string `yaml:"password_env,omitempty"`
+	PasswordRef string `yaml:"password_ref,omitempty"`
 	SecretsFilePath string `yaml:"secrets_file_path,omitempty"`
-	// Options are kind-specific (webhook signing key ref, NATS public key...).
+	// Options are kind-specific: signing_key_ref / signing_key_env
+	// (webhook), public_key, engine_key_ref / engine_key_env, subject (nats),
+	// verify_from (a local address the worker may call the exchange from to
+	// test the bot's new key as the bot would).
 	Options map[string]string `yaml:"options,omitempty"`
 }
 
