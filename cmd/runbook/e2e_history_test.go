@@ -66,3 +66,5 @@ func mustUnmarshal(t *testing.T, s string, v any) {
 		t.Fatalf("%v\n%s", err, s)
 	}
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

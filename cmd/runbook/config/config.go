@@ -143,9 +143,9 @@ type Bot struct {
 	// Credentials for the bot's control API (freqtrade): the user name, and
 	// the password as an environment variable or a secret store name, never
 	// the value.
-	Username    string `yaml:"username,omitempty"`
-	PasswordEnv string `yaml:"password_env,omitempty"`
-	PasswordRef string `yaml:"password_ref,omitempty"`
+	Username        string `yaml:"username,omitempty"`
+	PasswordEnv     string `yaml:"password_env,omitempty"`
+	PasswordRef     string `yaml:"password_ref,omitempty"`
 	SecretsFilePath string `yaml:"secrets_file_path,omitempty"`
 	// Options are kind-specific: signing_key_ref / signing_key_env
 	// (webhook), public_key, engine_key_ref / engine_key_env, subject (nats),
