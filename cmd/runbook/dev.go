@@ -13,7 +13,7 @@ import (
 )
 
 func newDevCommand(g *globals) *cobra.Command {
-	var temporalPort, natsPort, simPort, botPort, httpPort, maxAuto, maxAutoPerExchange int
+	var temporalPort, natsPort, simPort, botPort, httpPort, uiPort, maxAuto, maxAutoPerExchange int
 	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole engine in one process: embedded Temporal (SQLite) and NATS JetStream, the worker",
@@ -47,6 +47,7 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				bots:            botsFromConfig(g.mustCfg()),
 				oncall:          g.mustCfg().Oncall,
 				httpPort:        httpPort,
+				uiPort:          uiPort,
 				limits:          ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoPerExchange},
 			})
 			if err != nil {
@@ -69,13 +70,15 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
   demo bot   %s  freqtrade API; trades on binance from 127.0.0.10
   sms sink   %s  Twilio Messages API; every text to on-call is printed here
   webhooks   %s/sms/inbound (Twilio), %s/alertmanager
+  metrics    %s/metrics  (health: /healthz, /readyz)
+  web ui     %s  (Temporal Web UI)
   events     breach.<bot>.<kind> on stream BREACH (signed with %s), dead letters on BREACH_DLQ, audit on AUDIT
 try, from another terminal:
   runbook list
   runbook exec demo-approval --input bot=bot-1 --wait
   runbook approve demo-approval:bot-1
 Ctrl-C stops; state is kept for the next start.
-`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue, stack.exchangeURL(), stack.demoBotURL(), stack.sms.sim.URL(), stack.http.URL(), stack.http.URL(), keyringFile(home))
+`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue, stack.exchangeURL(), stack.demoBotURL(), stack.sms.sim.URL(), stack.http.URL(), stack.http.URL(), stack.http.URL(), stack.uiURL(), keyringFile(home))
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stdout, "runbook dev: stopping")
 			return nil
@@ -87,6 +90,7 @@ Ctrl-C stops; state is kept for the next start.
 	c.Flags().IntVar(&simPort, "exchangesim-port", 7070, "exchange simulator port (0 = any free port, -1 = no simulator)")
 	c.Flags().IntVar(&botPort, "demo-bot-port", 8089, "demo freqtrade bot API port (0 = any free port, -1 = no demo bot)")
 	c.Flags().IntVar(&httpPort, "http-port", 7080, "webhooks (inbound SMS at /sms/inbound, Alertmanager at /alertmanager) and metrics (0 = any free port, -1 = none)")
+	c.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0 = any free port, -1 = none)")
 	c.Flags().IntVar(&natsPort, "nats-port", 4222, "NATS client port (0 = any free port)")
 	return c
 }

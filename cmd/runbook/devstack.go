@@ -15,6 +15,8 @@ import (
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/natsdev"
+	"github.com/keyresponse/runbook/integrations/observability"
+	"github.com/keyresponse/runbook/integrations/observability/webui"
 	"github.com/keyresponse/runbook/integrations/secrets"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
 	"github.com/keyresponse/runbook/integrations/temporaldev"
@@ -45,6 +47,8 @@ type devOptions struct {
 	oncall config.Oncall
 	// httpPort serves inbound SMS and Alertmanager webhooks (0 = any; -1 = none).
 	httpPort int
+	// uiPort serves the Temporal Web UI (0 = any; -1 = none).
+	uiPort int
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -58,6 +62,8 @@ type devStack struct {
 	demoBot  *demoBot
 	sms      *smsSetup
 	http     *httpServer
+	metrics  *observability.Metrics
+	ui       *webui.Server
 	secrets  secrets.Store
 	keyring  breach.Keyring
 	// payloadKeys encrypt every Temporal payload (inputs, results, failures).
@@ -91,7 +97,8 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if s.payloadKeys, err = temporalcodec.LoadOrCreateKeyFile(payloadKeyFile(o.home), "dev"); err != nil {
 		return nil, fmt.Errorf("payload encryption key: %w", err)
 	}
-	s.client, err = dial(ctx, s.temporal.HostPort(), s.temporal.Namespace(), o.identity, s.payloadKeys)
+	s.metrics = observability.NewMetrics()
+	s.client, err = dial(ctx, s.temporal.HostPort(), s.temporal.Namespace(), o.identity, s.payloadKeys, s.metrics.TemporalMetricsHandler())
 	if err != nil {
 		return nil, err
 	}
@@ -141,13 +148,20 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg)
-	s.events.wireAudit(reg, s.worker)
+	s.events.wireAudit(reg, s.worker, s.metrics)
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	if o.books != nil {
 		if err := s.events.startConsumer(ctx, es, s.client, reg, o.books); err != nil {
 			return nil, err
+		}
+		s.metrics.Registry().MustRegister(observability.IngestCollector(s.events.consumer.Stats))
+	}
+	if o.uiPort >= 0 {
+		if s.ui, err = webui.Start(webui.Options{TemporalAddress: s.temporal.HostPort(), Namespace: s.temporal.Namespace(),
+			Addr: fmt.Sprintf("127.0.0.1:%d", o.uiPort)}); err != nil {
+			return nil, fmt.Errorf("%w (try --ui-port, or -1 for no Web UI)", err)
 		}
 	}
 	if o.httpPort >= 0 {
@@ -158,6 +172,8 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		if s.http, err = startHTTP(fmt.Sprintf("127.0.0.1:%d", o.httpPort), httpRoutes{
 			sms:          hooks,
 			alertmanager: alertmanagerBridge(s.events.js, s.keyring),
+			metrics: observability.Handler(s.metrics, observability.AllReady(
+				observability.NATSReady(s.events.nc), observability.TemporalReady(s.client))),
 		}); err != nil {
 			return nil, err
 		}
@@ -190,6 +206,9 @@ func (s *devStack) stop() {
 		s.nats.Stop()
 	}
 	s.http.close()
+	if s.ui != nil {
+		s.ui.Stop()
+	}
 	s.demoBot.close()
 	s.sms.close()
 	s.exchange.close()
@@ -207,4 +226,11 @@ func (s *devStack) demoBotURL() string {
 		return "(none)"
 	}
 	return s.demoBot.sim.URL()
+}
+
+func (s *devStack) uiURL() string {
+	if s.ui == nil {
+		return "(none)"
+	}
+	return s.ui.URL()
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,6 +142,20 @@ func TestE2E_BreachContainedEndToEnd(t *testing.T) {
 		t.Errorf("report: exit %d\n%s%s", report.code, report.stdout, report.stderr)
 	}
 
+	// The metrics endpoint shows the incident, its time to contain and the
+	// per-action step counts.
+	metrics := httpGet(t, stack.http.URL()+"/metrics")
+	for _, want := range []string{
+		`runbook_incidents_closed_total{outcome="succeeded",runbook="contain-key-breach"} 1`,
+		`runbook_incident_time_to_contain_seconds_count{runbook="contain-key-breach"} 1`,
+		`runbook_step_duration_seconds_count{action="exchange.create_key",outcome="success"}`,
+		`runbook_step_duration_seconds_count{action="bot.freeze",outcome="success"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// The canary: no secret outside the secret store.
 	cliOut := send.stdout + send.stderr + report.stdout + report.stderr
 	for _, r := range []cliResult{c.run("status", id), c.run("status", id, "-o", "json"), withNATS("audit", id), withNATS("audit", id, "-o", "json")} {
@@ -192,6 +208,17 @@ func allStreamBytes(t *testing.T, js jetstream.JetStream) []byte {
 		}
 	}
 	return buf.Bytes()
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

@@ -24,6 +24,7 @@ import (
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/events/ingest/temporalstart"
+	"github.com/keyresponse/runbook/integrations/observability"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
 )
 
@@ -82,10 +83,18 @@ func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
 }
 
 // wireAudit makes every action report to the audit trail and registers the
-// activity the workflow writes incident-level facts through.
-func (n *natsSide) wireAudit(reg *activities.Registry, w worker.Worker) {
+// activity the workflow writes incident-level facts through; incident
+// metrics (outcome, time to contain) are derived from those facts.
+func (n *natsSide) wireAudit(reg *activities.Registry, w worker.Worker, m *observability.Metrics) {
 	reg.AddHook(audit.NewHook(n.store))
 	ra := &audit.RecordActivity{Store: n.store}
+	if m != nil {
+		reg.AddHook(observability.NewStepHook(m))
+		obs := &observability.IncidentObserver{Metrics: m, Load: func(ctx context.Context, id string) ([]audit.Record, error) {
+			return audit.Load(ctx, n.js, id)
+		}}
+		ra.OnAppend = obs.Observe
+	}
 	w.RegisterActivityWithOptions(ra.RecordFact, activity.RegisterOptions{Name: audit.RecordActivityName})
 }
 

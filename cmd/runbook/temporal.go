@@ -25,7 +25,7 @@ func (g *globals) dialTemporal(ctx context.Context) (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dial(ctx, ep.Temporal, ep.Namespace, g.operator(), kr)
+	return dial(ctx, ep.Temporal, ep.Namespace, g.operator(), kr, nil)
 }
 
 // payloadKeyring is the payload-encryption keyring: RUNBOOK_PAYLOAD_KEYS or
@@ -45,7 +45,7 @@ func (g *globals) payloadKeyring() (*temporalcodec.Keyring, error) {
 
 func payloadKeyFile(home string) string { return filepath.Join(home, "payload-keys") }
 
-func dial(ctx context.Context, hostPort, namespace, identity string, kr *temporalcodec.Keyring) (client.Client, error) {
+func dial(ctx context.Context, hostPort, namespace, identity string, kr *temporalcodec.Keyring, metrics client.MetricsHandler) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	opts := client.Options{
@@ -53,6 +53,9 @@ func dial(ctx context.Context, hostPort, namespace, identity string, kr *tempora
 		Namespace: namespace,
 		Identity:  identity,
 		Logger:    tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+	}
+	if metrics != nil {
+		opts.MetricsHandler = metrics // the SDK's own metrics on /metrics
 	}
 	if kr != nil {
 		// Every payload (inputs, results, signals, queries) and every

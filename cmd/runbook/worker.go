@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/integrations/observability"
 )
 
 func newWorkerCommand(g *globals) *cobra.Command {
@@ -36,7 +37,8 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 			if err != nil {
 				return err
 			}
-			c, err := g.dialTemporal(ctx)
+			metrics := observability.NewMetrics()
+			c, err := dial(ctx, ep.Temporal, ep.Namespace, g.operator(), kr, metrics.TemporalMetricsHandler())
 			if err != nil {
 				return err
 			}
@@ -72,7 +74,7 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				return err
 			}
 			w := newWorker(c, ep.TaskQueue, reg)
-			events.wireAudit(reg, w)
+			events.wireAudit(reg, w, metrics)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}
@@ -88,6 +90,7 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				if err := events.startConsumer(ctx, es, c, reg, books); err != nil {
 					return err
 				}
+				metrics.Registry().MustRegister(observability.IngestCollector(events.consumer.Stats))
 			}
 			if addr := pick(httpAddr, g.mustCfg().Metrics.Addr); addr != "" {
 				hooks, err := smsS.webhook(c)
@@ -98,7 +101,8 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				if consumer {
 					am = alertmanagerBridge(events.js, es.keyring)
 				}
-				srv, err := startHTTP(addr, httpRoutes{sms: hooks, alertmanager: am})
+				srv, err := startHTTP(addr, httpRoutes{sms: hooks, alertmanager: am, metrics: observability.Handler(metrics,
+					observability.AllReady(observability.NATSReady(events.nc), observability.TemporalReady(c)))})
 				if err != nil {
 					return fmt.Errorf("http %s: %w", addr, err)
 				}

@@ -22,7 +22,12 @@ const RecordActivityName = "audit.record"
 // activity a no-op. Run is filled in with the workflow's run id unless the
 // workflow set it (an interpreter that continues-as-new should set it to
 // workflow.GetInfo(ctx).FirstRunID so one incident stays one run).
-type RecordActivity struct{ Store *Store }
+type RecordActivity struct {
+	Store *Store
+	// OnAppend, when set, is told about every record appended (incident
+	// metrics). A retried activity may report the same record twice.
+	OnAppend func(ctx context.Context, rec Record)
+}
 
 // Record appends rec. A malformed record is a non-retryable InvalidParams
 // error; a NATS problem is retryable.
@@ -32,6 +37,9 @@ func (a *RecordActivity) Record(ctx context.Context, rec Record) error {
 		return activities.NonRetryable(activities.ErrInvalidParams, err)
 	}
 	rec.Run = runOf(ctx, rec.Run)
-	_, err := a.Store.Append(ctx, rec)
+	stored, err := a.Store.Append(ctx, rec)
+	if err == nil && a.OnAppend != nil {
+		a.OnAppend(ctx, stored)
+	}
 	return err
 }
