@@ -32,7 +32,7 @@ func newEventSendCommand(g *globals) *cobra.Command {
 		Use:   "send",
 		Short: "Publish a signed breach event on breach.<bot>.<kind>",
 		Example: `  runbook event send --bot bot-1 --kind key_leaked --exchange binance --key-id AKx1 --severity critical
-  runbook event send --bot bot-1 --kind login_unknown_ip --evidence ip=203.0.113.7`,
+  runbook event send --bot bot-1 --kind unknown_ip --evidence ip=203.0.113.7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kr, err := g.loadKeyring()
@@ -82,7 +82,7 @@ func newEventSendCommand(g *globals) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&data.Bot, "bot", "", "bot id (required)")
-	f.StringVar(&kind, "kind", "key_leaked", "breach kind: key_leaked, login_unknown_ip, withdrawal_attempt, ...")
+	f.StringVar(&kind, "kind", "key_leaked", "breach kind: key_leaked, unknown_ip, withdrawal_attempt, ...")
 	f.StringVar(&data.Exchange, "exchange", "", "exchange of the key (binance, okx, bybit)")
 	f.StringVar(&data.KeyID, "key-id", "", "the leaked API key's id (never its secret)")
 	f.StringVar(&keyID, "sign-key", "", "id of the signing key in the keyring (default: the only one)")
