@@ -2,7 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
+
 	"fmt"
 	"io"
 	"os"
@@ -164,5 +164,3 @@ func (g *globals) printJSON(v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-var errUsage = errors.New("usage")
