@@ -110,15 +110,16 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		return nil, fmt.Errorf("event signing keys: %w", err)
 	}
 	es := eventSettings{
-		natsURL:     s.nats.URL(),
-		keyring:     s.keyring,
-		window:      5 * time.Minute,
-		limits:      o.limits,
-		namespace:   s.temporal.Namespace(),
-		taskQueue:   o.taskQueue,
-		approvers:   o.approvers,
-		payloadKeys: s.payloadKeys,
-		logger:      slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		natsURL:          s.nats.URL(),
+		keyring:          s.keyring,
+		window:           5 * time.Minute,
+		limits:           o.limits,
+		namespace:        s.temporal.Namespace(),
+		taskQueue:        o.taskQueue,
+		approvers:        o.approvers,
+		payloadKeys:      s.payloadKeys,
+		searchAttributes: true,
+		logger:           slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if s.events, err = connectEvents(ctx, es); err != nil {
 		return nil, err

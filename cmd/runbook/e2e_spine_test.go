@@ -136,8 +136,14 @@ func TestE2E_SpineRunbookThroughCLI(t *testing.T) {
 	}
 	recordHistory(t, stack, id, "e2e-spine")
 
-	// `runbook list` shows the incident.
+	// `runbook list` shows the incident, also filtered by its search attributes.
 	if l := c.run("list"); !strings.Contains(l.stdout, id) {
 		t.Errorf("list does not show %s:\n%s", id, l.stdout)
+	}
+	waitUntil(t, "the incident is listed by its BotID search attribute", func() bool {
+		return strings.Contains(c.run("list", "--bot", "bot-7", "--runbook", "e2e-spine").stdout, id)
+	})
+	if l := c.run("list", "--bot", "bot-other"); strings.Contains(l.stdout, id) {
+		t.Errorf("list --bot bot-other shows %s", id)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -40,6 +41,9 @@ type eventSettings struct {
 	taskQueue string
 	logger    *slog.Logger
 	approvers map[string][]string
+	// searchAttributes sets RunbookName, BotID, Exchange, Severity and
+	// IncidentTrigger on new incidents (the namespace must define them).
+	searchAttributes bool
 	// payloadKeys, when set, encrypt the starter's payloads like the worker's.
 	payloadKeys *temporalcodec.Keyring
 }
@@ -121,6 +125,12 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 			Identity:      "runbook-trigger-consumer",
 			Approvers:     s.approvers,
 			DataConverter: dataConverter(s.payloadKeys),
+			SearchAttributes: func(r ingest.StartRequest) (*commonpb.SearchAttributes, error) {
+				if !s.searchAttributes {
+					return nil, nil
+				}
+				return incidentAttributes(r.Runbook.Name, r.Inputs, r.Exchange, severityOf(r.Event), "event").Proto()
+			},
 		},
 		Limiter:      lim,
 		RequireMatch: true,
@@ -202,4 +212,21 @@ func dataConverter(kr *temporalcodec.Keyring) converter.DataConverter {
 		return nil
 	}
 	return temporalcodec.DataConverter(kr)
+}
+
+// incidentAttributes are the search attributes of a new incident.
+func incidentAttributes(runbook string, inputs map[string]any, exchange, severity, trigger string) observability.IncidentAttributes {
+	bot, _ := inputs["bot"].(string)
+	if severity == "" {
+		severity, _ = inputs["severity"].(string)
+	}
+	return observability.IncidentAttributes{Runbook: runbook, Bot: bot, Exchange: exchange, Severity: severity, Trigger: trigger}
+}
+
+func severityOf(event map[string]any) string {
+	if d, ok := event["data"].(map[string]any); ok {
+		s, _ := d["severity"].(string)
+		return s
+	}
+	return ""
 }

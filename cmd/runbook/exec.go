@@ -14,6 +14,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/keyresponse/runbook/runbooks"
 	"github.com/keyresponse/runbook/workflows"
@@ -46,7 +47,12 @@ func newExecCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			run, err := startIncident(cmd.Context(), c, g.resolved().TaskQueue, in)
+			var sa *temporal.SearchAttributes
+			if g.searchAttributes() {
+				attrs := incidentAttributes(in.Runbook.Name, in.Inputs, "", "", "manual").Typed()
+				sa = &attrs
+			}
+			run, err := startIncident(cmd.Context(), c, g.resolved().TaskQueue, in, sa)
 			if err != nil {
 				return err
 			}
@@ -196,7 +202,7 @@ func (g *globals) approvers() map[string][]string {
 // startIncident starts the interpreter workflow. The workflow id is the
 // incident id: while an incident with that id runs, a second start is
 // refused rather than duplicated.
-func startIncident(ctx context.Context, c client.Client, taskQueue string, in workflows.IncidentInput) (client.WorkflowRun, error) {
+func startIncident(ctx context.Context, c client.Client, taskQueue string, in workflows.IncidentInput, sa *temporal.SearchAttributes) (client.WorkflowRun, error) {
 	opts := client.StartWorkflowOptions{
 		ID:                                       in.IncidentID,
 		TaskQueue:                                taskQueue,
@@ -204,6 +210,9 @@ func startIncident(ctx context.Context, c client.Client, taskQueue string, in wo
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		WorkflowExecutionTimeout:                 7 * 24 * time.Hour,
+	}
+	if sa != nil {
+		opts.TypedSearchAttributes = *sa
 	}
 	run, err := c.ExecuteWorkflow(ctx, opts, workflows.IncidentWorkflowName, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted

@@ -164,3 +164,12 @@ func (g *globals) printJSON(v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// searchAttributes says whether incidents get their search attributes
+// (config temporal.search_attributes, default true).
+func (g *globals) searchAttributes() bool {
+	if v := g.mustCfg().Temporal.SearchAttributes; v != nil {
+		return *v
+	}
+	return true
+}

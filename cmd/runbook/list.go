@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,7 @@ type runbookSummary struct {
 
 func newListCommand(g *globals) *cobra.Command {
 	var limit int
+	var bot, runbookName string
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List the runbooks the engine knows and the most recent incidents",
@@ -53,8 +55,15 @@ func newListCommand(g *globals) *cobra.Command {
 				incErr = err
 			} else {
 				defer c.Close()
+				query := fmt.Sprintf("WorkflowType = '%s'", workflows.IncidentWorkflowName)
+				if bot != "" {
+					query += fmt.Sprintf(" AND BotID = '%s'", strings.ReplaceAll(bot, "'", ""))
+				}
+				if runbookName != "" {
+					query += fmt.Sprintf(" AND RunbookName = '%s'", strings.ReplaceAll(runbookName, "'", ""))
+				}
 				resp, err := c.ListWorkflow(cmd.Context(), &workflowservice.ListWorkflowExecutionsRequest{
-					Query:    fmt.Sprintf("WorkflowType = '%s'", workflows.IncidentWorkflowName),
+					Query:    query,
 					PageSize: int32(limit),
 				})
 				if err != nil {
@@ -89,6 +98,8 @@ func newListCommand(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().IntVar(&limit, "limit", 20, "how many recent incidents to show")
+	c.Flags().StringVar(&bot, "bot", "", "only incidents of this bot (search attribute BotID)")
+	c.Flags().StringVar(&runbookName, "runbook", "", "only incidents of this runbook (search attribute RunbookName)")
 	return c
 }
 

@@ -47,13 +47,14 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				natsURL: ep.NATS,
 				conn:    natsConnOptions(ep.NATS, "runbook-worker"),
 
-				window:      window,
-				limits:      ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoExch},
-				namespace:   ep.Namespace,
-				taskQueue:   ep.TaskQueue,
-				approvers:   g.approvers(),
-				payloadKeys: kr,
-				logger:      slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+				window:           window,
+				limits:           ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoExch},
+				namespace:        ep.Namespace,
+				taskQueue:        ep.TaskQueue,
+				approvers:        g.approvers(),
+				payloadKeys:      kr,
+				searchAttributes: g.searchAttributes(),
+				logger:           slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			}
 			events, err := connectEvents(ctx, es)
 			if err != nil {

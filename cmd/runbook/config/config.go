@@ -36,6 +36,10 @@ type Temporal struct {
 	TLS       *TLS   `yaml:"tls,omitempty"`
 	// APIKeyEnv names the environment variable holding a Temporal Cloud API key.
 	APIKeyEnv string `yaml:"api_key_env,omitempty"`
+	// SearchAttributes sets RunbookName, BotID, Exchange, Severity and
+	// IncidentTrigger on incidents (default true; the namespace must define
+	// them: deploy/scripts/temporal-setup.sh does).
+	SearchAttributes *bool `yaml:"search_attributes,omitempty"`
 }
 
 // TLS for the Temporal connection (mTLS when cert and key are given).

@@ -52,6 +52,9 @@ type Starter struct {
 	// Approvers maps approval groups to the identities allowed to answer
 	// their gates (workflows.IncidentInput.Approvers).
 	Approvers map[string][]string
+	// SearchAttributes, when set, gives the new incident its search
+	// attributes (bot, exchange, severity, runbook) for the Web UI.
+	SearchAttributes func(ingest.StartRequest) (*commonpb.SearchAttributes, error)
 }
 
 var _ ingest.Starter = (*Starter)(nil)
@@ -82,6 +85,12 @@ func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (i
 	if err != nil {
 		return ingest.StartResult{}, fmt.Errorf("encode evidence: %w", err)
 	}
+	var sa *commonpb.SearchAttributes
+	if s.SearchAttributes != nil {
+		if sa, err = s.SearchAttributes(req); err != nil {
+			return ingest.StartResult{}, fmt.Errorf("search attributes: %w", err)
+		}
+	}
 	ns := s.Namespace
 	if ns == "" {
 		ns = "default"
@@ -91,14 +100,15 @@ func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (i
 		tq = workflows.DefaultTaskQueue
 	}
 	resp, err := s.Service.SignalWithStartWorkflowExecution(ctx, &workflowservice.SignalWithStartWorkflowExecutionRequest{
-		Namespace:    ns,
-		WorkflowId:   req.IncidentID,
-		WorkflowType: &commonpb.WorkflowType{Name: workflows.IncidentWorkflowName},
-		TaskQueue:    &taskqueuepb.TaskQueue{Name: tq, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
-		Input:        input,
-		SignalName:   workflows.SignalEvidence,
-		SignalInput:  signal,
-		Identity:     s.Identity,
+		Namespace:        ns,
+		WorkflowId:       req.IncidentID,
+		WorkflowType:     &commonpb.WorkflowType{Name: workflows.IncidentWorkflowName},
+		TaskQueue:        &taskqueuepb.TaskQueue{Name: tq, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		Input:            input,
+		SignalName:       workflows.SignalEvidence,
+		SearchAttributes: sa,
+		SignalInput:      signal,
+		Identity:         s.Identity,
 		// Same request id for a redelivery of the same event, so a retry
 		// after a lost response is recognised by the server.
 		RequestId: uuid.NewSHA1(uuid.NameSpaceURL, []byte(req.IncidentID+"\x00"+req.Evidence.EventID)).String(),
