@@ -31,7 +31,7 @@ import (
 // anywhere outside the secret store: not in the Temporal history (read raw,
 // without the codec), the NATS streams, the logs or the CLI output.
 func TestE2E_BreachContainedEndToEnd(t *testing.T) {
-	home := t.TempDir()
+	home := recordingHome(t)
 	console := &lockedBuffer{}
 	g := &globals{}
 	books, err := g.triggerBooks()
@@ -141,6 +141,8 @@ func TestE2E_BreachContainedEndToEnd(t *testing.T) {
 	if report.code != 0 || !strings.Contains(report.stdout, "Time to contain") {
 		t.Errorf("report: exit %d\n%s%s", report.code, report.stdout, report.stderr)
 	}
+
+	recordHistory(t, stack, id, "contain-key-breach")
 
 	// The metrics endpoint shows the incident, its time to contain and the
 	// per-action step counts.

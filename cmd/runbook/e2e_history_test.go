@@ -28,9 +28,28 @@ func fetchHistory(t *testing.T, stack *devStack, id string) *historypb.History {
 	return h
 }
 
-// recordHistory writes the history for workflows/replay_test.go when
-// RECORD_HISTORIES=1, so a non-deterministic change to the interpreter
-// fails CI against real recorded runs.
+// recordingHome prepares a dev home for a test that records histories:
+// with RECORD_HISTORIES=1 the stack encrypts payloads with the test-only key
+// the replay test decrypts them with.
+func recordingHome(t *testing.T) string {
+	home := t.TempDir()
+	if os.Getenv("RECORD_HISTORIES") == "1" {
+		b, err := os.ReadFile(filepath.Join(recordDir, "payload-keys"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(payloadKeyFile(home), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home
+}
+
+var recordDir = filepath.Join("..", "..", "workflows", "testdata", "histories", "encrypted")
+
+// recordHistory writes the history for workflows/replay_encrypted_test.go
+// when RECORD_HISTORIES=1, so a non-deterministic change to the
+// interpreter fails CI against real recorded runs of the shipped runbooks.
 func recordHistory(t *testing.T, stack *devStack, id, name string) {
 	if os.Getenv("RECORD_HISTORIES") != "1" {
 		return
@@ -39,7 +58,7 @@ func recordHistory(t *testing.T, stack *devStack, id, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join("..", "..", "workflows", "testdata", "histories")
+	dir := recordDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func flakyHook(t *testing.T) (*httptest.Server, *atomic.Int32) {
 // Then every step ends in the expected state and the approver is recorded.
 func TestE2E_SpineRunbookThroughCLI(t *testing.T) {
 	hook, calls := flakyHook(t)
-	home := t.TempDir()
+	home := recordingHome(t)
 	t.Setenv("RUNBOOK_APPROVERS", "oncall=alice,bob")
 
 	// Given
