@@ -137,6 +137,13 @@ func TestE2E_BreachContainedEndToEnd(t *testing.T) {
 		t.Errorf("audit view incomplete: contained %v, %d key changes, %d notifications, trigger %q",
 			view.ContainedAt, len(view.KeysChanged), len(view.Notifications), view.TriggerEventID)
 	}
+	// status and list show the audit projection too.
+	if st := withNATS("status", id); !strings.Contains(st.stdout, "chain intact") || !strings.Contains(st.stdout, "contained ") {
+		t.Errorf("status lacks the audit summary:\n%s", st.stdout)
+	}
+	if l := withNATS("list"); !strings.Contains(l.stdout, "AUDIT (rebuilt") || !strings.Contains(l.stdout, "contained in") {
+		t.Errorf("list lacks the audit projection:\n%s", l.stdout)
+	}
 	report := withNATS("report", id, "--format", "md")
 	if report.code != 0 || !strings.Contains(report.stdout, "Time to contain") {
 		t.Errorf("report: exit %d\n%s%s", report.code, report.stdout, report.stderr)

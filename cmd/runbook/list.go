@@ -10,6 +10,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/keyresponse/runbook/events/audit"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -72,10 +73,23 @@ func newListCommand(g *globals) *cobra.Command {
 					incidents = summarize(resp.GetExecutions())
 				}
 			}
+			// The audit projection: each incident's state rebuilt from its
+			// facts in the AUDIT stream (outcome, time to contain).
+			var views []audit.IncidentView
+			var auditErr error
+			if nc, js, err := g.connectNATS(cmd.Context()); err != nil {
+				auditErr = err
+			} else {
+				views, auditErr = audit.ListIncidents(cmd.Context(), js)
+				nc.Close()
+			}
 			if asJSON {
-				out := map[string]any{"runbooks": books, "incidents": incidents}
+				out := map[string]any{"runbooks": books, "incidents": incidents, "audit": views}
 				if incErr != nil {
 					out["incidents_error"] = incErr.Error()
+				}
+				if auditErr != nil {
+					out["audit_error"] = auditErr.Error()
 				}
 				return g.printJSON(out)
 			}
@@ -93,6 +107,21 @@ func newListCommand(g *globals) *cobra.Command {
 			}
 			for _, i := range incidents {
 				fmt.Fprintf(g.stdout, "  %-40s %-11s %s\n", i.IncidentID, i.Status, i.StartedAt.Format(time.RFC3339))
+			}
+			fmt.Fprintln(g.stdout, "\nAUDIT (rebuilt from the AUDIT stream)")
+			if auditErr != nil {
+				fmt.Fprintf(g.stdout, "  (unavailable: %v)\n", auditErr)
+				return nil
+			}
+			for i, v := range views {
+				if i == limit {
+					break
+				}
+				ttc := "-"
+				if d, _, ok := v.TimeToContain(); ok {
+					ttc = d.Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(g.stdout, "  %-40s %-11s contained in %-8s %d records\n", v.IncidentID, v.Status, ttc, v.Records)
 			}
 			return nil
 		},

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/keyresponse/runbook/events/audit"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -34,6 +35,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 				return g.printJSON(st)
 			}
 			printStatus(g, st)
+			printAuditSummary(cmd.Context(), g, args[0])
 			return nil
 		},
 	}
@@ -83,4 +85,31 @@ func printStatus(g *globals, st workflows.IncidentState) {
 			fmt.Fprintf(w, "      %s = %v\n", k, s.Outputs[k])
 		}
 	}
+}
+
+// printAuditSummary adds what the audit projection says: chain integrity,
+// time to contain, key changes and notifications.
+func printAuditSummary(ctx context.Context, g *globals, id string) {
+	nc, js, err := g.connectNATS(ctx)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	recs, err := audit.Load(ctx, js, id)
+	if err != nil || len(recs) == 0 {
+		return
+	}
+	v := audit.Project(audit.Latest(recs))
+	chain := "intact"
+	if err := audit.Verify(recs); err != nil {
+		chain = "BROKEN: " + err.Error()
+	}
+	fmt.Fprintf(g.stdout, "\naudit     %d records, chain %s\n", len(recs), chain)
+	if d, from, ok := v.TimeToContain(); ok {
+		fmt.Fprintf(g.stdout, "contained %s after the %s\n", d.Round(time.Millisecond), from)
+	}
+	for _, k := range v.KeysChanged {
+		fmt.Fprintf(g.stdout, "key       %s %s on %s (%s) %s\n", k.Change, k.KeyID, k.Exchange, k.Step, k.Detail)
+	}
+	fmt.Fprintf(g.stdout, "notified  %d time(s)\n", len(v.Notifications))
 }
