@@ -144,6 +144,10 @@ func TestE2E_BreachContainedEndToEnd(t *testing.T) {
 	if l := withNATS("list"); !strings.Contains(l.stdout, "AUDIT (rebuilt") || !strings.Contains(l.stdout, "contained in") {
 		t.Errorf("list lacks the audit projection:\n%s", l.stdout)
 	}
+	// An exported copy verifies; altering, removing or inserting a record is
+	// caught and the record named.
+	auditTampering(t, withNATS, id, home)
+
 	report := withNATS("report", id, "--format", "md")
 	if report.code != 0 || !strings.Contains(report.stdout, "Time to contain") {
 		t.Errorf("report: exit %d\n%s%s", report.code, report.stdout, report.stderr)
@@ -240,4 +244,46 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting until %s", what)
+}
+
+// auditTampering exports the incident's trail, then checks `audit verify
+// --file` on the copy as it is and with one record altered, removed or
+// inserted.
+func auditTampering(t *testing.T, run func(...string) cliResult, id, dir string) {
+	t.Helper()
+	orig := filepath.Join(dir, "audit.jsonl")
+	if r := run("audit", "export", id, "--out", orig); r.code != 0 {
+		t.Fatalf("audit export: %s", r.stderr)
+	}
+	if r := run("audit", "verify", id, "--file", orig); r.code != 0 {
+		t.Fatalf("verify of an untouched copy failed: %s", r.stderr)
+	}
+	b, _ := os.ReadFile(orig)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) < 6 {
+		t.Fatalf("only %d audit records", len(lines))
+	}
+	cases := map[string][]string{
+		"altered":  append(append(append([]string{}, lines[:3]...), strings.Replace(lines[3], `"attempt":"1"`, `"attempt":"2"`, 1)), lines[4:]...),
+		"removed":  append(append([]string{}, lines[:3]...), lines[4:]...),
+		"inserted": append(append(append([]string{}, lines[:3]...), lines[2]), lines[3:]...),
+	}
+	if cases["altered"][3] == lines[3] {
+		cases["altered"][3] = strings.Replace(lines[3], `"step"`, `"stepp"`, 1)
+	}
+	for problem, tampered := range cases {
+		f := filepath.Join(dir, problem+".jsonl")
+		if err := os.WriteFile(f, []byte(strings.Join(tampered, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := run("audit", "verify", id, "--file", f)
+		if r.code == 0 {
+			t.Errorf("verify accepted a copy with a record %s", problem)
+			continue
+		}
+		t.Logf("%s copy: %s", problem, strings.TrimSpace(r.stderr))
+		if !strings.Contains(r.stderr, "record #") || !strings.Contains(r.stderr, problem) {
+			t.Errorf("%s: verify does not name the record: %s", problem, r.stderr)
+		}
+	}
 }
