@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -189,7 +190,7 @@ func (d *drill) execute(ctx, actx workflow.Context) {
 	// Never while a real incident of the bot is open.
 	var open []string
 	if err := workflow.ExecuteActivity(actx, DrillOpenIncidentsActivity, OpenIncidentsRequest{Bot: d.in.Bot}).Get(ctx, &open); err != nil {
-		d.fail("cannot tell whether an incident is open: %v", err)
+		d.fail("cannot tell whether an incident is open: %s", cause(err))
 		return
 	}
 	if len(open) > 0 {
@@ -198,7 +199,7 @@ func (d *drill) execute(ctx, actx workflow.Context) {
 	}
 	bot, err := d.action(actx, "info", "bot.info", map[string]any{"bot": d.in.Bot})
 	if err != nil {
-		d.fail("bot.info: %v", err)
+		d.fail("bot.info: %s", cause(err))
 		return
 	}
 	d.hygiene(ctx, actx, bot.Outputs)
@@ -214,7 +215,7 @@ func (d *drill) execute(ctx, actx workflow.Context) {
 		req := RehearsalRequest{Bot: d.in.Bot, Account: str(bot.Outputs["account"]), SubAccount: str(bot.Outputs["sub_account"]),
 			KeyID: str(bot.Outputs["key_id"]), DrillID: d.id}
 		if err := workflow.ExecuteActivity(actx, DrillPrepareRehearsalActivity, req).Get(ctx, &reh); err != nil {
-			d.fail("prepare rehearsal: %v", err)
+			d.fail("prepare rehearsal: %s", cause(err))
 			return
 		}
 		d.res.Rehearsal = &reh
@@ -238,7 +239,7 @@ func (d *drill) execute(ctx, actx workflow.Context) {
 		return
 	}
 	if err != nil {
-		d.fail("runbook %s: %v", child.Runbook.Name, err)
+		d.fail("runbook %s: %s", child.Runbook.Name, cause(err))
 		return
 	}
 	d.res.ChildStatus = st.Status
@@ -275,7 +276,7 @@ func (d *drill) hygiene(ctx, actx workflow.Context, bot map[string]any) {
 	current := str(bot["key_id"])
 	res, err := d.action(actx, "hygiene", "exchange.audit_keys", params)
 	if err != nil {
-		d.finding(ctx, bot, DrillFinding{Finding: FindingAuditUnavailable, Detail: err.Error()})
+		d.finding(ctx, bot, DrillFinding{Finding: FindingAuditUnavailable, Detail: cause(err)})
 		return
 	}
 	keys, _ := res.Outputs["keys"].([]any)
@@ -295,7 +296,7 @@ func (d *drill) hygiene(ctx, actx workflow.Context, bot map[string]any) {
 				map[string]any{"exchange": bot["account"], "sub_account": bot["sub_account"], "key_id": id})
 			fd.Revoked = err == nil
 			if err != nil {
-				fd.Detail += "; revoke failed: " + err.Error()
+				fd.Detail += "; revoke failed: " + cause(err)
 			}
 		}
 		d.finding(ctx, bot, fd)
@@ -404,6 +405,16 @@ func rotationDuration(st IncidentState) time.Duration {
 		return 0
 	}
 	return end.Sub(start)
+}
+
+// cause is an activity or child error's own message, without the
+// wrapping Temporal adds (activity type, event ids, identity).
+func cause(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Message()
+	}
+	return err.Error()
 }
 
 func isAlreadyStarted(err error) bool {

@@ -32,12 +32,18 @@ func (c cli) drillReport(bot string) []drillRow {
 // waitDrill polls `drill report` until a drill of the bot has ended.
 func (c cli) waitDrill(bot string) drillRow {
 	c.t.Helper()
+	return c.waitDrillWhere(bot, func(drillRow) bool { return true })
+}
+
+// waitDrillWhere polls `drill report` until an ended drill satisfies ok.
+func (c cli) waitDrillWhere(bot string, ok func(drillRow) bool) drillRow {
+	c.t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	var rows []drillRow
 	for time.Now().Before(deadline) {
 		rows = c.drillReport(bot)
 		for _, r := range rows {
-			if r.Result != "" {
+			if r.Result != "" && ok(r) {
 				return r
 			}
 		}
@@ -74,18 +80,49 @@ func TestE2E_ScheduledRotationDrill(t *testing.T) {
 		t.Fatalf("given: the demo bot trades with %q, want the demo key", got)
 	}
 
-	// When
-	r := c.run("drill", "schedule", "--bot", "bot-1", "--runbook", "rotate-keys", "--every", "5s")
+	// Given a real incident of bot-1 open (waiting at an approval gate), a
+	// drill triggered now is skipped and rotates nothing.
+	if r := c.run("exec", "demo-approval", "--input", "bot=bot-1"); r.code != 0 {
+		t.Fatalf("exec demo-approval: %s%s", r.stdout, r.stderr)
+	}
+	c.waitFor("demo-approval:bot-1", "the approval gate", func(st workflows.IncidentState) bool { return st.Status == workflows.StatusWaiting })
+	r := c.run("drill", "schedule", "--bot", "bot-1", "--runbook", "rotate-keys", "--every", "5s", "--paused")
 	if r.code != 0 {
 		t.Fatalf("drill schedule: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	id := workflows.DrillScheduleID("rotate-keys", "bot-1")
-	if l := c.run("drill", "list"); l.code != 0 || !strings.Contains(l.stdout, id) {
-		t.Errorf("drill list does not show %s: %s%s", id, l.stdout, l.stderr)
+	// The schedule list comes from visibility, which lags a moment.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		l := c.run("drill", "list")
+		if l.code == 0 && strings.Contains(l.stdout, id) && strings.Contains(l.stdout, "paused") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("drill list does not show %s paused: %s%s", id, l.stdout, l.stderr)
+		}
+	}
+	if tr := c.run("drill", "trigger", id); tr.code != 0 {
+		t.Fatalf("drill trigger: %s%s", tr.stdout, tr.stderr)
+	}
+	skipped := c.waitDrill("bot-1")
+	if skipped.Result != workflows.DrillSkipped || !strings.Contains(skipped.Reason, "demo-approval:bot-1") {
+		t.Fatalf("drill during an open incident: %s (%s), want skipped naming the incident", skipped.Result, skipped.Reason)
+	}
+	if k, _ := sim.Key("binance", old.ID); k.Revoked {
+		t.Fatal("a skipped drill revoked the bot's key")
+	}
+	if r := c.run("abort", "demo-approval:bot-1", "--as", "alice"); r.code != 0 {
+		t.Fatalf("abort: %s%s", r.stdout, r.stderr)
+	}
+	c.waitFor("demo-approval:bot-1", "the abort", func(st workflows.IncidentState) bool { return st.Status == workflows.StatusAborted })
+
+	// When the schedule runs on its own
+	if u := c.run("drill", "unpause", id); u.code != 0 {
+		t.Fatalf("drill unpause: %s%s", u.stdout, u.stderr)
 	}
 
 	// Then: the schedule fired by itself and the drill passed.
-	d := c.waitDrill("bot-1")
+	d := c.waitDrillWhere("bot-1", func(r drillRow) bool { return r.Result != workflows.DrillSkipped })
 	if d.Result != workflows.DrillPassed {
 		t.Fatalf("drill %s: %s (%s)", d.DrillID, d.Result, d.Reason)
 	}
@@ -182,7 +219,7 @@ func TestE2E_RehearsalNeverTouchesProduction(t *testing.T) {
 	home := t.TempDir()
 	prod := map[string]xchg.Config{"prod-binance": {Exchange: "binance", BaseURL: "http://127.0.0.1:1", ManagementKeyRef: "prod/management"}}
 	bots := botSetup{
-		controllers: []ibot.BotConfig{{ID: "bot-9", Kind: ibot.KindFreqtrade, URL: "http://127.0.0.1:1", PasswordRef: "bots/bot-9/pw",
+		controllers: []ibot.BotConfig{{ID: "bot-9", Kind: ibot.KindFreqtrade, URL: "http://127.0.0.1:1", Username: "freqtrader", PasswordRef: "bots/bot-9/pw",
 			Exchange: "binance", Account: "prod-binance"}},
 		facts: map[string]botFacts{"bot-9": {account: "prod-binance", subAccount: "bot-9@example.com", ips: []string{demoBotIP},
 			engineIPs: []string{demoEngineIP}, keyID: "PRODKEY9", verifyFrom: demoBotIP}},
@@ -244,6 +281,38 @@ func TestE2E_RehearsalNeverTouchesProduction(t *testing.T) {
 	if incidentBot(d.Child) == "bot-9" {
 		t.Errorf("rehearsal child %s would count as a real incident of bot-9", d.Child)
 	}
+
+	// A drill that fails (a bot the engine does not know) texts on-call
+	// and leaves its audit trail closed as failed.
+	if r := c.run("drill", "schedule", "--bot", "ghost", "--every", "24h", "--paused"); r.code != 0 {
+		t.Fatalf("drill schedule ghost: %s%s", r.stdout, r.stderr)
+	}
+	if tr := c.run("drill", "trigger", workflows.DrillScheduleID("rotate-keys", "ghost")); tr.code != 0 {
+		t.Fatalf("drill trigger ghost: %s%s", tr.stdout, tr.stderr)
+	}
+	g := c.waitDrill("ghost")
+	if g.Result != workflows.DrillFailed || !g.Notified {
+		t.Errorf("ghost drill: %s notified=%v (%s), want failed and texted", g.Result, g.Notified, g.Reason)
+	}
+	texted := false
+	for _, m := range stack.sms.sim.Messages() {
+		texted = texted || strings.Contains(m.Body, "ghost") && strings.Contains(m.Body, "FAILED")
+	}
+	if !texted {
+		t.Errorf("no SMS about the failed drill: %+v", stack.sms.sim.Messages())
+	}
+	recs, err := audit.Load(context.Background(), stack.events.js, g.DrillID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	for _, rec := range recs {
+		closed = closed || rec.Kind == audit.IncidentClosed && rec.Attrs["status"] == "failed"
+	}
+	if !closed {
+		t.Errorf("audit trail of %s has no failed close: %+v", g.DrillID, recs)
+	}
+
 	b, _ := json.Marshal(d)
 	if strings.Contains(string(b), "\"secret\"") {
 		t.Error("a secret field in the drill result")
