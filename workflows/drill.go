@@ -243,7 +243,10 @@ func (d *drill) execute(ctx, actx workflow.Context) {
 		return
 	}
 	d.res.ChildStatus = st.Status
-	d.res.TimeToContain = timeToContain(st)
+	if d.in.Mode == DrillModeRehearse {
+		// A planned rotation contains nothing: only a rehearsal measures it.
+		d.res.TimeToContain = timeToContain(st)
+	}
 	d.res.RotationDuration = rotationDuration(st)
 	if st.Status != StatusSucceeded {
 		d.fail("runbook %s ended %s: %s", child.Runbook.Name, st.Status, st.Error)

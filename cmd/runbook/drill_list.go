@@ -92,7 +92,7 @@ func newDrillListCommand(g *globals) *cobra.Command {
 					state = "paused"
 				}
 				next := "-"
-				if len(l.NextRuns) > 0 {
+				if len(l.NextRuns) > 0 && !l.Paused {
 					next = l.NextRuns[0].UTC().Format(time.RFC3339)
 				}
 				when := l.Every

@@ -129,8 +129,8 @@ func TestE2E_ScheduledRotationDrill(t *testing.T) {
 	if !strings.HasPrefix(d.DrillID, id+"-") || d.Mode != workflows.DrillModeRotate || d.Child != "rotate-keys:bot-1" {
 		t.Errorf("drill %s mode %s child %s: not a scheduled rotate drill", d.DrillID, d.Mode, d.Child)
 	}
-	if d.RotationDuration <= 0 {
-		t.Errorf("no rotation duration in the report: %+v", d.DrillResult)
+	if d.RotationDuration <= 0 || d.TimeToContain != 0 {
+		t.Errorf("want a rotation duration and no time to contain (nothing was breached): %+v", d.DrillResult)
 	}
 	for _, f := range []string{"withdraw_enabled", "no_ip_whitelist"} {
 		if !hasFinding(d.Findings, old.ID, f) {
