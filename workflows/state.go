@@ -38,6 +38,10 @@ type run struct {
 	seenOrder []string
 
 	audit *auditWriter // nil unless IncidentInput.Audit
+
+	// runID tells apart runs of one incident id (templates see it as
+	// incident.run_id, e.g. to label a key per rotation).
+	runID string
 }
 
 // seenEvidenceLimit bounds the evidence ids remembered for deduplication.
@@ -53,6 +57,7 @@ func newRun(ctx workflow.Context, in IncidentInput) *run {
 		policy: map[string]runbooks.OnFailure{},
 		params: map[string]map[string]any{},
 		seen:   map[string]struct{}{},
+		runID:  workflow.GetInfo(ctx).WorkflowExecution.RunID,
 		st: IncidentState{
 			IncidentID:  in.IncidentID,
 			Runbook:     in.Runbook.Name,
@@ -163,6 +168,7 @@ func (r *run) scope() runbooks.Scope {
 			"id":      r.in.IncidentID,
 			"runbook": r.in.Runbook.Name,
 			"trigger": r.in.Trigger,
+			"run_id":  r.runID,
 		},
 	}
 }

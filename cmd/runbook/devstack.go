@@ -14,6 +14,7 @@ import (
 	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
+	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/natsdev"
 	"github.com/keyresponse/runbook/integrations/observability"
 	"github.com/keyresponse/runbook/integrations/observability/webui"
@@ -49,6 +50,9 @@ type devOptions struct {
 	httpPort int
 	// uiPort serves the Temporal Web UI (0 = any; -1 = none).
 	uiPort int
+	// exchanges are extra exchange accounts (config file) besides the
+	// simulator's demo accounts.
+	exchanges map[string]xchg.Config
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -64,8 +68,10 @@ type devStack struct {
 	http     *httpServer
 	metrics  *observability.Metrics
 	ui       *webui.Server
-	secrets  secrets.Store
-	keyring  breach.Keyring
+	// rehearsals mirror every bot on the simulator for rehearse drills.
+	rehearsals *rehearsals
+	secrets    secrets.Store
+	keyring    breach.Keyring
 	// payloadKeys encrypt every Temporal payload (inputs, results, failures).
 	payloadKeys *temporalcodec.Keyring
 	opts        devOptions
@@ -143,6 +149,12 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			}
 			deps.bots = mergeBots(deps.bots, s.demoBot.setup)
 		}
+		deps.exchanges = s.exchange.rehearsalAccounts(o.exchanges)
+		if s.rehearsals, err = startRehearsals(ctx, s.exchange.sim, s.secrets, o.home, deps.bots, deps.exchanges); err != nil {
+			return nil, err
+		}
+		deps.bots = mergeBots(deps.bots, s.rehearsals.setup)
+		deps.exchanges = s.rehearsals.withAccounts(deps.exchanges)
 	}
 	reg, err := buildRegistry(deps)
 	if err != nil {
@@ -150,6 +162,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg)
 	s.events.wireAudit(reg, s.worker, s.metrics)
+	registerDrill(s.worker, s.client, s.rehearsals)
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
@@ -211,6 +224,7 @@ func (s *devStack) stop() {
 		s.ui.Stop()
 	}
 	s.demoBot.close()
+	s.rehearsals.close()
 	s.sms.close()
 	s.exchange.close()
 }

@@ -76,6 +76,7 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 			}
 			w := newWorker(c, ep.TaskQueue, reg)
 			events.wireAudit(reg, w, metrics)
+			registerDrill(w, c, nil) // no simulator here: rehearse drills report that they need one
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}

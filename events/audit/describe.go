@@ -63,6 +63,17 @@ func Describe(r Record) string {
 		return s
 	case IncidentClosed:
 		return withDetail("incident closed: "+a["status"], a["error"])
+	case DrillFinding:
+		return withDetail(fmt.Sprintf("drill finding %s on key %s (%s %s)", a["finding"], a["key_id"], a["exchange"], a["sub_account"]), a["detail"])
+	case DrillResult:
+		s := fmt.Sprintf("drill %s (%s, runbook %s as %s)", a["result"], a["mode"], a["runbook"], a["child"])
+		if a["time_to_contain"] != "" {
+			s += ", time to contain " + a["time_to_contain"]
+		}
+		if a["rotation_duration"] != "" {
+			s += ", rotation " + a["rotation_duration"]
+		}
+		return withDetail(s, a["reason"])
 	}
 	return fmt.Sprintf("%s %s", r.Kind, flat(a))
 }

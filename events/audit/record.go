@@ -27,11 +27,18 @@ const (
 	KeyChanged       Kind = "key.changed"       // attrs: exchange, key_id (masked), fingerprint, change
 	NotificationSent Kind = "notification.sent" // attrs: channel, to (masked), message_sid
 	IncidentClosed   Kind = "incident.closed"   // attrs: status, error
+	// DrillFinding is a key-hygiene finding of a scheduled drill: attrs
+	// key_id (masked), finding, exchange, sub_account, detail.
+	DrillFinding Kind = "drill.finding"
+	// DrillResult is a drill's outcome: attrs mode, runbook, child,
+	// result (passed|failed|skipped), reason, time_to_contain,
+	// rotation_duration.
+	DrillResult Kind = "drill.result"
 )
 
 // Kinds lists every kind, in the order a reader meets them.
 var Kinds = []Kind{IncidentOpened, StepStarted, StepRetried, StepSucceeded, StepFailed, StepSkipped, StepCompensated,
-	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed}
+	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult}
 
 // Known reports whether k is one of Kinds.
 func (k Kind) Known() bool {
