@@ -23,6 +23,7 @@ directory (--home, RUNBOOK_HOME, default ~/.runbook), so incidents survive a res
 Other verbs find this engine with no flags through <home>/dev.json.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer setupTracing(cmd.Context(), "runbook-dev")()
 			home := g.homeDir()
 			if err := os.MkdirAll(home, 0o700); err != nil {
 				return err

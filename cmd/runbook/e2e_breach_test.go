@@ -16,6 +16,7 @@ import (
 	"github.com/keyresponse/runbook/events/audit"
 	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
+	"github.com/keyresponse/runbook/integrations/observability"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -154,6 +155,13 @@ func TestE2E_BreachContainedEndToEnd(t *testing.T) {
 	}
 
 	recordHistory(t, stack, id, "contain-key-breach")
+
+	// The event's trace context reached the workflow's start header (the
+	// Temporal OpenTelemetry interceptor parents every span on it).
+	started := fetchHistory(t, stack, id).GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+	if _, ok := started.GetHeader().GetFields()[observability.TemporalHeaderKey]; !ok {
+		t.Errorf("the incident's start carries no trace context (header fields %v)", started.GetHeader().GetFields())
+	}
 
 	// The metrics endpoint shows the incident, its time to contain and the
 	// per-action step counts.

@@ -14,6 +14,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -125,6 +128,7 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 			Identity:      "runbook-trigger-consumer",
 			Approvers:     s.approvers,
 			DataConverter: dataConverter(s.payloadKeys),
+			Header:        traceHeader,
 			SearchAttributes: func(r ingest.StartRequest) (*commonpb.SearchAttributes, error) {
 				if !s.searchAttributes {
 					return nil, nil
@@ -229,4 +233,20 @@ func severityOf(event map[string]any) string {
 		return s
 	}
 	return ""
+}
+
+// traceHeader continues the trace the event carries (its CloudEvents
+// traceparent extension, set by `runbook event send` or any instrumented
+// publisher) into the incident workflow.
+func traceHeader(ctx context.Context, r ingest.StartRequest) (*commonpb.Header, error) {
+	ev := breach.Event{Extensions: map[string]any{}}
+	for _, k := range []string{observability.ExtTraceParent, observability.ExtTraceState} {
+		if v, ok := r.Event[k]; ok {
+			ev.Extensions[k] = v
+		}
+	}
+	ctx, span := otel.Tracer("runbook/ingest").Start(observability.EventContext(ctx, &ev), "breach.start_incident",
+		trace.WithAttributes(attribute.String("incident", r.IncidentID), attribute.String("runbook", r.Runbook.Name)))
+	defer span.End()
+	return observability.TemporalHeader(ctx)
 }

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel"
 
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/integrations/observability"
 )
 
 func newEventCommand(g *globals) *cobra.Command {
@@ -35,6 +37,7 @@ func newEventSendCommand(g *globals) *cobra.Command {
   runbook event send --bot bot-1 --kind unknown_ip --evidence ip=203.0.113.7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer setupTracing(cmd.Context(), "runbook-cli")()
 			kr, err := g.loadKeyring()
 			if err != nil {
 				return err
@@ -64,7 +67,13 @@ func newEventSendCommand(g *globals) *cobra.Command {
 			defer nc.Close()
 			var ids []string
 			for i := 0; i < count; i++ {
-				ev, err := breach.Sign(breach.New("runbook-cli/"+g.operator(), kind, data, time.Now()), kr, keyID)
+				ev := breach.New("runbook-cli/"+g.operator(), kind, data, time.Now())
+				// The event carries the trace context (CloudEvents traceparent
+				// extension, covered by the signature) into the incident.
+				ctx, span := otel.Tracer("runbook/cli").Start(cmd.Context(), "breach.publish")
+				observability.InjectEvent(ctx, &ev)
+				span.End()
+				ev, err := breach.Sign(ev, kr, keyID)
 				if err != nil {
 					return err
 				}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyresponse/runbook/activities"
+	"github.com/keyresponse/runbook/integrations/observability"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
 	"github.com/keyresponse/runbook/workflows"
 )
@@ -56,6 +57,11 @@ func dial(ctx context.Context, hostPort, namespace, identity string, kr *tempora
 	}
 	if metrics != nil {
 		opts.MetricsHandler = metrics // the SDK's own metrics on /metrics
+	}
+	// Spans for every workflow run and activity attempt, parented by the
+	// trace context in the start request (the breach event's trace).
+	if ti, err := observability.TemporalTracingInterceptor(); err == nil {
+		opts.Interceptors = append(opts.Interceptors, ti)
 	}
 	if kr != nil {
 		// Every payload (inputs, results, signals, queries) and every

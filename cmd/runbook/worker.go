@@ -32,6 +32,7 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			defer setupTracing(ctx, "runbook-worker")()
 			ep := g.resolved()
 			kr, err := g.payloadKeyring()
 			if err != nil {

@@ -41,7 +41,12 @@ var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceCont
 func SetupTracing(ctx context.Context, o TracingOptions) (func(context.Context) error, error) {
 	otel.SetTextMapPropagator(propagator)
 	if o.Endpoint == "" {
-		return func(context.Context) error { return nil }, nil
+		// No exporter: spans still get ids so the trace context travels
+		// from the event into the workflow (and into logs and audit), but
+		// nothing is recorded or sent anywhere.
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+		otel.SetTracerProvider(tp)
+		return tp.Shutdown, nil
 	}
 	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(o.Endpoint)}
 	if o.Insecure {

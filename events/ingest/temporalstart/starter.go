@@ -55,6 +55,9 @@ type Starter struct {
 	// SearchAttributes, when set, gives the new incident its search
 	// attributes (bot, exchange, severity, runbook) for the Web UI.
 	SearchAttributes func(ingest.StartRequest) (*commonpb.SearchAttributes, error)
+	// Header, when set, gives the start request its Temporal header (the
+	// event's trace context, so the workflow's spans join the event's trace).
+	Header func(context.Context, ingest.StartRequest) (*commonpb.Header, error)
 }
 
 var _ ingest.Starter = (*Starter)(nil)
@@ -91,6 +94,12 @@ func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (i
 			return ingest.StartResult{}, fmt.Errorf("search attributes: %w", err)
 		}
 	}
+	var header *commonpb.Header
+	if s.Header != nil {
+		if header, err = s.Header(ctx, req); err != nil {
+			return ingest.StartResult{}, fmt.Errorf("trace header: %w", err)
+		}
+	}
 	ns := s.Namespace
 	if ns == "" {
 		ns = "default"
@@ -107,6 +116,7 @@ func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (i
 		Input:            input,
 		SignalName:       workflows.SignalEvidence,
 		SearchAttributes: sa,
+		Header:           header,
 		SignalInput:      signal,
 		Identity:         s.Identity,
 		// Same request id for a redelivery of the same event, so a retry
