@@ -177,6 +177,13 @@ func TestE2E_ScheduledRotationDrill(t *testing.T) {
 	if !strings.Contains(text.stdout, "PASSED") || !strings.Contains(text.stdout, "rotation ") {
 		t.Errorf("drill report text: %s", text.stdout)
 	}
+	// The same figures on /metrics.
+	waitUntil(t, "the drill's metrics", func() bool {
+		m := httpGet(t, stack.http.URL()+"/metrics")
+		return strings.Contains(m, `runbook_drills_total{mode="rotate",result="passed"}`) &&
+			strings.Contains(m, `runbook_drill_rotation_duration_seconds_count{runbook="rotate-keys"}`) &&
+			strings.Contains(m, `runbook_drill_findings_total{finding=`)
+	})
 	recs, err := audit.Load(context.Background(), stack.events.js, d.DrillID)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package observability
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/keyresponse/runbook/events/audit"
 )
@@ -32,6 +33,12 @@ func (o *IncidentObserver) Observe(ctx context.Context, rec audit.Record) {
 		o.Metrics.IncidentStarted(rec.Attr("runbook"), rec.Attr("trigger"))
 	case audit.IncidentClosed:
 		o.closed(ctx, rec)
+	case audit.DrillResult:
+		ttc, _ := time.ParseDuration(rec.Attr("time_to_contain"))
+		rot, _ := time.ParseDuration(rec.Attr("rotation_duration"))
+		o.Metrics.DrillFinished(rec.Attr("mode"), rec.Attr("runbook"), rec.Attr("result"), ttc, rot)
+	case audit.DrillFinding:
+		o.Metrics.DrillFinding(rec.Attr("finding"))
 	}
 }
 

@@ -67,6 +67,11 @@ type Metrics struct {
 	smsSent   prometheus.Counter
 	smsFailed *prometheus.CounterVec
 
+	drills        *prometheus.CounterVec
+	drillContain  *prometheus.HistogramVec
+	drillRotation *prometheus.HistogramVec
+	drillFindings *prometheus.CounterVec
+
 	// The Temporal SDK's metrics (temporal.go), registered on first use.
 	temporalOnce sync.Once
 	temporal     *temporalSink
@@ -116,6 +121,24 @@ func NewMetrics() *Metrics {
 			Namespace: namespace, Name: "sms_failed_total",
 			Help: "SMS messages the provider refused or that could not be sent, by error kind.",
 		}, []string{"error_type"}),
+		drills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "drills_total",
+			Help: "Drills run, by mode (rotate, rehearse) and result (passed, failed, skipped).",
+		}, []string{"mode", "result"}),
+		drillContain: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "drill_time_to_contain_seconds",
+			Help:    "Rehearse drills: from the rehearsal's start to its first containment action.",
+			Buckets: containBuckets,
+		}, []string{"runbook"}),
+		drillRotation: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "drill_rotation_duration_seconds",
+			Help:    "Rotate drills: from creating the new key to revoking the old one.",
+			Buckets: stepBuckets,
+		}, []string{"runbook"}),
+		drillFindings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "drill_findings_total",
+			Help: "Key hygiene findings reported by drills, by finding.",
+		}, []string{"finding"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -124,8 +147,26 @@ func NewMetrics() *Metrics {
 		m.stepDuration, m.stepFailures,
 		m.exchangeErrors, m.exchangeRateLimited,
 		m.smsSent, m.smsFailed,
+		m.drills, m.drillContain, m.drillRotation, m.drillFindings,
 	)
 	return m
+}
+
+// DrillFinished records a drill's result and, when measured, its time to
+// contain (rehearse) or rotation duration (rotate).
+func (m *Metrics) DrillFinished(mode, runbook, result string, timeToContain, rotation time.Duration) {
+	m.drills.WithLabelValues(orUnknown(mode), orUnknown(result)).Inc()
+	if timeToContain > 0 {
+		m.drillContain.WithLabelValues(orUnknown(runbook)).Observe(timeToContain.Seconds())
+	}
+	if rotation > 0 {
+		m.drillRotation.WithLabelValues(orUnknown(runbook)).Observe(rotation.Seconds())
+	}
+}
+
+// DrillFinding counts one hygiene finding.
+func (m *Metrics) DrillFinding(finding string) {
+	m.drillFindings.WithLabelValues(orUnknown(finding)).Inc()
 }
 
 // Registry is where every metric of the process is registered; register
