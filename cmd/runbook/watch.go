@@ -101,6 +101,9 @@ func stepLine(s workflows.StepState) string {
 	if s.StartedAt != nil && s.EndedAt != nil {
 		extra = append(extra, s.EndedAt.Sub(*s.StartedAt).Round(time.Millisecond).String())
 	}
+	if s.Status == workflows.StatusWaiting && s.Summary != "" {
+		extra = append(extra, s.Summary+" (runbook approve|deny INCIDENT)")
+	}
 	if s.DecidedBy != "" {
 		extra = append(extra, "by "+s.DecidedBy)
 	}
