@@ -125,7 +125,8 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		approvers:        o.approvers,
 		payloadKeys:      s.payloadKeys,
 		searchAttributes: true,
-		logger:           slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// Text on the dev console; secret-looking attributes are masked.
+		logger: observability.NewLogger(observability.LogOptions{Format: "text", Level: slog.LevelWarn, Writer: o.console}),
 	}
 	if s.events, err = connectEvents(ctx, es); err != nil {
 		return nil, err
