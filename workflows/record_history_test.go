@@ -14,9 +14,8 @@ import (
 
 // RecordHistory fetches the whole history of a finished workflow and writes
 // it as JSON in the format client.HistoryFromJSON reads, for the replay test
-// (testdata/histories). It is a test-support helper living outside _test
-// files so the end-to-end test that runs the real server can call it; the
-// workflow code never uses it.
+// (testdata/histories). Test support only: the workflows package itself does
+// no I/O.
 //
 // The file holds activity inputs and results as stored in history. They
 // carry no secrets by the project's invariants; if the client uses a payload
