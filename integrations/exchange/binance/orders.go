@@ -68,12 +68,7 @@ func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromI
 	}
 	res, err := a.call(ctx, ex, "verify_key", "account/apiRestrictions", "sapi", "GET", map[string]interface{}{})
 	if err != nil {
-		switch k := exchange.KindOf(err); k {
-		case exchange.KindAuthentication, exchange.KindPermission:
-			v.Rejection = k
-			if e, ok := err.(*exchange.Error); ok {
-				v.Message = e.Message
-			}
+		if ccxtutil.Refused(&v, err) {
 			return v, nil
 		}
 		return v, err
