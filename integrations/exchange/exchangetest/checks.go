@@ -1,6 +1,7 @@
 package exchangetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -55,5 +56,50 @@ func FaultsAreClassified(t *testing.T, d Dialect) {
 	f.Sim.SetFaults(exchangesim.Faults{})
 	if _, err := f.Ex.ListKeys(c, f.Sub()); err != nil {
 		t.Fatalf("after faults: %v", err)
+	}
+}
+
+// CancelAllOrdersAndVerify: with the demo bot's key, CancelAllOrders cancels
+// the two demo orders and one more on another symbol, and a second call
+// finds nothing; more (nil = none) runs the exchange's own cancel checks.
+// Then the key verifies from the bot's address, as the simulator saw, and
+// an unknown key is refused rather than failing the check.
+func CancelAllOrdersAndVerify(t *testing.T, d Dialect, more func(t *testing.T, c context.Context, f *Fixture, bot exchange.Credential)) {
+	f := New(t, d)
+	c := Ctx(t)
+	bot := f.BotCred()
+	if _, err := f.Trader(bot, BotIP).PlaceOrder(c, "ETH/USDT", "sell", 1, 3500); err != nil {
+		t.Fatalf("place order: %v", err)
+	}
+	res, err := f.Ex.CancelAllOrders(c, bot, nil)
+	if err != nil {
+		t.Fatalf("cancel all: %v", err)
+	}
+	if len(res.Cancelled) != 3 || len(res.Symbols) != 2 {
+		t.Fatalf("cancelled %v on %v, want 3 orders on BTC/USDT and ETH/USDT", res.Cancelled, res.Symbols)
+	}
+	if open := f.Sim.OpenOrders(f.Demo.Sub.ID, ""); len(open) != 0 {
+		t.Fatalf("still open: %+v", open)
+	}
+	// Idempotent: nothing left is success with nothing cancelled.
+	res, err = f.Ex.CancelAllOrders(c, bot, nil)
+	if err != nil || len(res.Cancelled) != 0 {
+		t.Fatalf("second cancel all = %+v, %v", res, err)
+	}
+	if more != nil {
+		more(t, c, f, bot)
+	}
+
+	v, err := f.Ex.VerifyKey(c, bot, BotIP)
+	if err != nil || !v.Authenticated || !v.Permissions.Trade || !v.Permissions.Withdraw || len(v.IPWhitelist) != 0 {
+		t.Fatalf("verify demo bot key = %+v, %v", v, err)
+	}
+	calls := f.Sim.Calls(exchangesim.CallFilter{Op: "api_restrictions", KeyID: bot.APIKey})
+	if len(calls) != 1 || calls[0].ClientIP != BotIP {
+		t.Fatalf("verify calls = %+v, want one from %s", calls, BotIP)
+	}
+	v, err = f.Ex.VerifyKey(c, exchange.Credential{APIKey: "nope", Secret: "nope", Passphrase: "nope"}, "")
+	if err != nil || v.Authenticated || v.Rejection != exchange.KindAuthentication {
+		t.Fatalf("verify unknown key = %+v, %v", v, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
+	"github.com/keyresponse/runbook/integrations/exchangesim/simtest"
 )
 
 // Clients bind distinct loopback source addresses so the simulator's
@@ -52,16 +53,8 @@ type Fixture struct {
 // New starts the simulator for d and opens the adapter; both stop with t.
 func New(t *testing.T, d Dialect) *Fixture {
 	t.Helper()
-	sim := exchangesim.New(exchangesim.Options{Seed: d.Seed, Dialects: []exchangesim.Dialect{d.Sim()}})
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	demos, err := sim.SeedDemo(exchangesim.DemoOptions{EngineIPs: []string{EngineIP}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, _ := demos.Find(d.Name)
+	sim, demo := simtest.Start(t, exchangesim.Options{Seed: d.Seed, Dialects: []exchangesim.Dialect{d.Sim()}},
+		exchangesim.DemoOptions{EngineIPs: []string{EngineIP}}, d.Name)
 	f := &Fixture{D: d, Sim: sim, Demo: demo}
 	f.Cfg = exchange.Config{
 		Exchange:   d.Name,
@@ -69,6 +62,7 @@ func New(t *testing.T, d Dialect) *Fixture {
 		LocalAddr:  EngineIP,
 		Management: f.Cred(demo.Management),
 	}
+	var err error
 	if f.Ex, err = exchange.Open(f.Cfg); err != nil {
 		t.Fatal(err)
 	}

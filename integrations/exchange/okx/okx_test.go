@@ -152,39 +152,7 @@ func TestManagementKeyRules(t *testing.T) {
 }
 
 func TestCancelAllOrdersAndVerify(t *testing.T) {
-	f := newFixture(t)
-	c := exchangetest.Ctx(t)
-	bot := f.BotCred()
-	if _, err := f.Trader(bot, exchangetest.BotIP).PlaceOrder(c, "ETH/USDT", "sell", 1, 3500); err != nil {
-		t.Fatalf("place order: %v", err)
-	}
-	res, err := f.Ex.CancelAllOrders(c, bot, nil)
-	if err != nil {
-		t.Fatalf("cancel all: %v", err)
-	}
-	if len(res.Cancelled) != 3 || len(res.Symbols) != 2 {
-		t.Fatalf("cancelled %v on %v, want 3 orders on BTC/USDT and ETH/USDT", res.Cancelled, res.Symbols)
-	}
-	if open := f.Sim.OpenOrders(f.Demo.Sub.ID, ""); len(open) != 0 {
-		t.Fatalf("still open: %+v", open)
-	}
-	res, err = f.Ex.CancelAllOrders(c, bot, nil)
-	if err != nil || len(res.Cancelled) != 0 {
-		t.Fatalf("second cancel all = %+v, %v", res, err)
-	}
-
-	v, err := f.Ex.VerifyKey(c, bot, exchangetest.BotIP)
-	if err != nil || !v.Authenticated || !v.Permissions.Trade || !v.Permissions.Withdraw || len(v.IPWhitelist) != 0 {
-		t.Fatalf("verify demo bot key = %+v, %v", v, err)
-	}
-	calls := f.Sim.Calls(exchangesim.CallFilter{Op: "api_restrictions", KeyID: bot.APIKey})
-	if len(calls) != 1 || calls[0].ClientIP != exchangetest.BotIP {
-		t.Fatalf("verify calls = %+v, want one from %s", calls, exchangetest.BotIP)
-	}
-	v, err = f.Ex.VerifyKey(c, exchange.Credential{APIKey: "nope", Secret: "nope", Passphrase: "nope"}, "")
-	if err != nil || v.Authenticated || v.Rejection != exchange.KindAuthentication {
-		t.Fatalf("verify unknown key = %+v, %v", v, err)
-	}
+	exchangetest.CancelAllOrdersAndVerify(t, dialect, nil)
 }
 
 func TestTradeOnlyKeyCannotWithdraw(t *testing.T) {
