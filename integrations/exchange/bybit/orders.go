@@ -47,22 +47,15 @@ func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential,
 // (GET /v5/user/query-api): it proves the key authenticates from fromIP and
 // reports its permissions and bound IPs, without moving funds.
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	v := exchange.Verification{FromIP: fromIP}
-	ex, err := a.client(ctx, cred, fromIP)
-	if err != nil {
-		return v, err
-	}
-	res, err := a.call(ctx, ex, "verify_key", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
-	if err != nil {
-		if ccxtutil.Refused(&v, err) {
-			return v, nil
-		}
-		return v, err
-	}
-	v.Authenticated = true
-	v.Permissions = permissionsOf(res)
-	v.IPWhitelist = whitelist(res)
-	return v, nil
+	return ccxtutil.Verify(fromIP, func() (*ccxt.Bybit, error) { return a.client(ctx, cred, fromIP) },
+		func(ex *ccxt.Bybit) (map[string]interface{}, error) {
+			return a.call(ctx, ex, "verify_key", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
+		},
+		func(v *exchange.Verification, _ *ccxt.Bybit, res map[string]interface{}) error {
+			v.Permissions = permissionsOf(res)
+			v.IPWhitelist = whitelist(res)
+			return nil
+		})
 }
 
 // SelfRevoke implements exchange.Exchange: the key deletes itself —

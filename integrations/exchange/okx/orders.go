@@ -63,30 +63,23 @@ func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential,
 // and account mode, without moving funds. Derivatives count as allowed only
 // when the key may trade and the account mode is not "Spot mode" (acctLv 1).
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	v := exchange.Verification{FromIP: fromIP}
-	ex, err := a.client(ctx, cred, fromIP)
-	if err != nil {
-		return v, err
-	}
-	res, err := a.call(ctx, ex, "verify_key", ex.PrivateGetAccountConfig(map[string]interface{}{}))
-	if err != nil {
-		if ccxtutil.Refused(&v, err) {
-			return v, nil
-		}
-		return v, err
-	}
-	d := data(res)
-	if len(d) == 0 {
-		return v, &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "verify_key",
-			Message: "account/config answered without data"}
-	}
-	v.Authenticated = true
-	v.Permissions = permissions(ccxtutil.Str(d[0], "perm"))
-	if ccxtutil.Str(d[0], "acctLv") == "1" {
-		v.Permissions.Futures = false
-	}
-	v.IPWhitelist = exchange.NormalizeIPs(ccxtutil.Strings(d[0], "ip"))
-	return v, nil
+	return ccxtutil.Verify(fromIP, func() (*ccxt.Okx, error) { return a.client(ctx, cred, fromIP) },
+		func(ex *ccxt.Okx) (interface{}, error) {
+			return a.call(ctx, ex, "verify_key", ex.PrivateGetAccountConfig(map[string]interface{}{}))
+		},
+		func(v *exchange.Verification, _ *ccxt.Okx, res interface{}) error {
+			d := data(res)
+			if len(d) == 0 {
+				return &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "verify_key",
+					Message: "account/config answered without data"}
+			}
+			v.Permissions = permissions(ccxtutil.Str(d[0], "perm"))
+			if ccxtutil.Str(d[0], "acctLv") == "1" {
+				v.Permissions.Futures = false
+			}
+			v.IPWhitelist = exchange.NormalizeIPs(ccxtutil.Strings(d[0], "ip"))
+			return nil
+		})
 }
 
 // SelfRevoke implements exchange.Exchange: an OKX key cannot delete itself.
