@@ -105,7 +105,8 @@ func containUnderFaults(t *testing.T, d Dialect, seed int64) (createFaulted int)
 // (connection reset after the handler ran). The retry must look the label up
 // first and find the key the lost request made; its secret is lost with the
 // answer, so the create action has to revoke it and create again under a
-// fresh label. then checks what the exchange itself does about the retry.
+// fresh label. then checks what differs per exchange (OKX refuses a
+// duplicate label; the Bybit simulator saw a single create request).
 func LostCreateAnswer(t *testing.T, d Dialect, then func(t *testing.T, f *Fixture, req exchange.CreateKeyRequest)) {
 	f := New(t, d)
 	c := Ctx(t)
