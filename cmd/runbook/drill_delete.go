@@ -1,9 +1,10 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 )
 
 func newDrillDeleteCommand(g *globals) *cobra.Command {
@@ -11,21 +12,8 @@ func newDrillDeleteCommand(g *globals) *cobra.Command {
 		Use:   "delete SCHEDULE_ID",
 		Short: "Delete a drill schedule (past drills stay in the report and the audit trail)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := drillScheduleRef(args[0])
-			if err != nil {
-				return err
-			}
-			tc, err := g.dialTemporal(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			if err := tc.ScheduleClient().GetHandle(cmd.Context(), id).Delete(cmd.Context()); err != nil {
-				return fmt.Errorf("delete %s: %w", id, err)
-			}
-			fmt.Fprintf(g.stdout, "deleted %s\n", id)
-			return nil
-		},
+		RunE: onDrillSchedule(g, "delete", func(ctx context.Context, h client.ScheduleHandle) error {
+			return h.Delete(ctx)
+		}, func(id string) string { return "deleted " + id }),
 	}
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -13,25 +13,12 @@ func newDrillPauseCommand(g *globals) *cobra.Command {
 		Use:   "pause SCHEDULE_ID",
 		Short: "Pause a drill schedule (no runs until unpaused; a running drill finishes)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := drillScheduleRef(args[0])
-			if err != nil {
-				return err
-			}
-			tc, err := g.dialTemporal(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
+		RunE: onDrillSchedule(g, "pause", func(ctx context.Context, h client.ScheduleHandle) error {
 			if note == "" {
 				note = "paused by " + g.operator()
 			}
-			if err := tc.ScheduleClient().GetHandle(cmd.Context(), id).Pause(cmd.Context(), client.SchedulePauseOptions{Note: note}); err != nil {
-				return fmt.Errorf("pause %s: %w", id, err)
-			}
-			fmt.Fprintf(g.stdout, "paused %s\n", id)
-			return nil
-		},
+			return h.Pause(ctx, client.SchedulePauseOptions{Note: note})
+		}, func(id string) string { return "paused " + id }),
 	}
 	c.Flags().StringVar(&note, "note", "", "why (shown by drill list)")
 	return c

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -13,22 +14,11 @@ func newDrillTriggerCommand(g *globals) *cobra.Command {
 		Use:   "trigger SCHEDULE_ID",
 		Short: "Run a drill now (skipped if one of this schedule is still running)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := drillScheduleRef(args[0])
-			if err != nil {
-				return err
-			}
-			tc, err := g.dialTemporal(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
+		RunE: onDrillSchedule(g, "trigger", func(ctx context.Context, h client.ScheduleHandle) error {
 			// No overlap override: the schedule's SKIP holds for manual runs too.
-			if err := tc.ScheduleClient().GetHandle(cmd.Context(), id).Trigger(cmd.Context(), client.ScheduleTriggerOptions{}); err != nil {
-				return fmt.Errorf("trigger %s: %w", id, err)
-			}
-			fmt.Fprintf(g.stdout, "triggered %s; see `runbook drill report %s`\n", id, strings.SplitN(id, ":", 3)[2])
-			return nil
-		},
+			return h.Trigger(ctx, client.ScheduleTriggerOptions{})
+		}, func(id string) string {
+			return fmt.Sprintf("triggered %s; see `runbook drill report %s`", id, strings.SplitN(id, ":", 3)[2])
+		}),
 	}
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -12,21 +12,8 @@ func newDrillUnpauseCommand(g *globals) *cobra.Command {
 		Use:   "unpause SCHEDULE_ID",
 		Short: "Resume a paused drill schedule (runs missed while paused are not caught up)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := drillScheduleRef(args[0])
-			if err != nil {
-				return err
-			}
-			tc, err := g.dialTemporal(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			if err := tc.ScheduleClient().GetHandle(cmd.Context(), id).Unpause(cmd.Context(), client.ScheduleUnpauseOptions{Note: "unpaused by " + g.operator()}); err != nil {
-				return fmt.Errorf("unpause %s: %w", id, err)
-			}
-			fmt.Fprintf(g.stdout, "unpaused %s\n", id)
-			return nil
-		},
+		RunE: onDrillSchedule(g, "unpause", func(ctx context.Context, h client.ScheduleHandle) error {
+			return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "unpaused by " + g.operator()})
+		}, func(id string) string { return "unpaused " + id }),
 	}
 }

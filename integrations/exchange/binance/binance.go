@@ -31,17 +31,7 @@ var _ exchange.Exchange = (*Adapter)(nil)
 
 // Open builds the adapter. It does not call the exchange.
 func Open(cfg exchange.Config) (exchange.Exchange, error) {
-	a := &Adapter{cfg: cfg, timeout: 30 * time.Second}
-	switch v := cfg.Options["timeout_ms"].(type) {
-	case float64: // from JSON/YAML
-		a.timeout = time.Duration(v) * time.Millisecond
-	case int:
-		a.timeout = time.Duration(v) * time.Millisecond
-	}
-	if a.timeout <= 0 {
-		a.timeout = 30 * time.Second
-	}
-	return a, nil
+	return &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}, nil
 }
 
 // Name implements exchange.Exchange.
@@ -61,9 +51,6 @@ func (a *Adapter) Close() error { return nil }
 // private call it reports -2015 as DDoSProtection), and because the HTTP
 // client carries the operation's context and source address.
 func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAddr string) (*ccxt.Binance, error) {
-	if localAddr == "" {
-		localAddr = a.cfg.LocalAddr
-	}
 	conf := map[string]interface{}{
 		"apiKey":          cred.APIKey,
 		"secret":          cred.Secret,
@@ -88,12 +75,8 @@ func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAdd
 		}}
 	}
 	ex := ccxt.NewBinance(conf)
-	hc, err := ccxtutil.NewHTTPClient(ctx, localAddr, a.timeout)
-	if err != nil {
-		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "client", Message: err.Error()}
-	}
-	if err := ccxtutil.SetHTTPClient(&ex.Exchange, hc); err != nil {
-		return nil, &exchange.Error{Kind: exchange.KindUnsupported, Exchange: Name, Op: "client", Message: err.Error()}
+	if err := ccxtutil.Bind(ctx, Name, &ex.Exchange, a.cfg, localAddr, a.timeout); err != nil {
+		return nil, err
 	}
 	return ex, nil
 }
@@ -132,9 +115,8 @@ func (a *Adapter) classify(op string, ex *ccxt.Binance, err error) error {
 }
 
 func (a *Adapter) mgmt(ctx context.Context) (*ccxt.Binance, error) {
-	if a.cfg.Management.Empty() {
-		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "management",
-			Message: "no management credential configured"}
+	if err := ccxtutil.NeedManagement(Name, a.cfg); err != nil {
+		return nil, err
 	}
 	return a.client(ctx, a.cfg.Management, "")
 }

@@ -61,39 +61,28 @@ func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential,
 // it proves the key authenticates from fromIP and reports whether it can
 // withdraw, without moving any funds.
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	v := exchange.Verification{FromIP: fromIP}
-	ex, err := a.client(ctx, cred, fromIP)
-	if err != nil {
-		return v, err
-	}
-	res, err := a.call(ctx, ex, "verify_key", "account/apiRestrictions", "sapi", "GET", map[string]interface{}{})
-	if err != nil {
-		switch k := exchange.KindOf(err); k {
-		case exchange.KindAuthentication, exchange.KindPermission:
-			v.Rejection = k
-			if e, ok := err.(*exchange.Error); ok {
-				v.Message = e.Message
+	return ccxtutil.Verify(fromIP, func() (*ccxt.Binance, error) { return a.client(ctx, cred, fromIP) },
+		func(ex *ccxt.Binance) (interface{}, error) {
+			return a.call(ctx, ex, "verify_key", "account/apiRestrictions", "sapi", "GET", map[string]interface{}{})
+		},
+		func(v *exchange.Verification, ex *ccxt.Binance, res interface{}) error {
+			m := ccxtutil.Map(res)
+			v.Permissions = exchange.Permissions{
+				Read:     ccxtutil.Bool(m, "enableReading"),
+				Trade:    ccxtutil.Bool(m, "enableSpotAndMarginTrading"),
+				Futures:  ccxtutil.Bool(m, "enableFutures"),
+				Withdraw: ccxtutil.Bool(m, "enableWithdrawals") || ccxtutil.Bool(m, "permitsUniversalTransfer"),
 			}
-			return v, nil
-		}
-		return v, err
-	}
-	m := ccxtutil.Map(res)
-	v.Authenticated = true
-	v.Permissions = exchange.Permissions{
-		Read:     ccxtutil.Bool(m, "enableReading"),
-		Trade:    ccxtutil.Bool(m, "enableSpotAndMarginTrading"),
-		Futures:  ccxtutil.Bool(m, "enableFutures"),
-		Withdraw: ccxtutil.Bool(m, "enableWithdrawals") || ccxtutil.Bool(m, "permitsUniversalTransfer"),
-	}
-	if ccxtutil.Bool(m, "ipRestrict") {
-		ipres, err := a.call(ctx, ex, "verify_key", "account/apiRestrictions/ipRestriction", "sapi", "GET", map[string]interface{}{})
-		if err != nil {
-			return v, err
-		}
-		v.IPWhitelist = exchange.NormalizeIPs(ccxtutil.Strings(ccxtutil.Map(ipres), "ipList"))
-	}
-	return v, nil
+			if !ccxtutil.Bool(m, "ipRestrict") {
+				return nil
+			}
+			ipres, err := a.call(ctx, ex, "verify_key", "account/apiRestrictions/ipRestriction", "sapi", "GET", map[string]interface{}{})
+			if err != nil {
+				return err
+			}
+			v.IPWhitelist = exchange.NormalizeIPs(ccxtutil.Strings(ccxtutil.Map(ipres), "ipList"))
+			return nil
+		})
 }
 
 // SelfRevoke implements exchange.Exchange: Binance keys cannot delete

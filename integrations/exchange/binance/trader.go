@@ -11,44 +11,17 @@ import (
 
 // Trader implements exchange.TraderProvider.
 func (a *Adapter) Trader(cred exchange.Credential, fromIP string) exchange.Trader {
-	return &trader{a: a, cred: cred, from: fromIP}
+	return &ccxtutil.Trader[*ccxt.Binance]{
+		Client:      func(ctx context.Context) (*ccxt.Binance, error) { return a.client(ctx, cred, fromIP) },
+		Classify:    a.classify,
+		RawWithdraw: a.withdraw,
+	}
 }
 
-type trader struct {
-	a    *Adapter
-	cred exchange.Credential
-	from string
-}
-
-func (t *trader) PlaceOrder(ctx context.Context, symbol, side string, amount, price float64) (string, error) {
-	ex, err := t.a.client(ctx, t.cred, t.from)
-	if err != nil {
-		return "", err
-	}
-	typ := "market"
-	var opts []ccxt.CreateOrderOptions
-	if price > 0 {
-		typ = "limit"
-		opts = append(opts, ccxt.WithCreateOrderPrice(price))
-	}
-	o, err := ccxtutil.Run(ctx, func() (ccxt.Order, error) { return ex.CreateOrder(symbol, typ, side, amount, opts...) })
-	if err != nil {
-		return "", t.a.classify("place_order", ex, err)
-	}
-	if o.Id == nil {
-		return "", nil
-	}
-	return *o.Id, nil
-}
-
-// Withdraw uses the raw endpoint: ccxt's unified withdraw needs the
+// withdraw uses the raw endpoint: ccxt's unified withdraw needs the
 // currencies catalogue, which the adapter does not load.
-func (t *trader) Withdraw(ctx context.Context, asset string, amount float64, address string) (string, error) {
-	ex, err := t.a.client(ctx, t.cred, t.from)
-	if err != nil {
-		return "", err
-	}
-	res, err := t.a.call(ctx, ex, "withdraw", "capital/withdraw/apply", "sapi", "POST", map[string]interface{}{
+func (a *Adapter) withdraw(ctx context.Context, ex *ccxt.Binance, asset string, amount float64, address string) (string, error) {
+	res, err := a.call(ctx, ex, "withdraw", "capital/withdraw/apply", "sapi", "POST", map[string]interface{}{
 		"coin": asset, "amount": ccxtutil.FormatAmount(amount), "address": address,
 	})
 	if err != nil {

@@ -57,11 +57,7 @@ var (
 
 // Open builds the adapter. It does not call the exchange.
 func Open(cfg exchange.Config) (exchange.Exchange, error) {
-	a := &Adapter{cfg: cfg, timeout: 30 * time.Second}
-	if v, ok := cfg.Options["timeout_ms"].(float64); ok && v > 0 {
-		a.timeout = time.Duration(v) * time.Millisecond
-	}
-	return a, nil
+	return &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}, nil
 }
 
 // Name implements exchange.Exchange.
@@ -78,9 +74,6 @@ func (a *Adapter) Close() error { return nil }
 // client builds a fresh ccxt client for one operation (its HTTP client
 // carries the operation's context and source address).
 func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAddr string) (*ccxt.Bybit, error) {
-	if localAddr == "" {
-		localAddr = a.cfg.LocalAddr
-	}
 	options := map[string]interface{}{
 		"fetchMarkets": map[string]interface{}{"types": []interface{}{"spot"}},
 		"defaultType":  "spot",
@@ -109,12 +102,8 @@ func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAdd
 		}}
 	}
 	ex := ccxt.NewBybit(conf)
-	hc, err := ccxtutil.NewHTTPClient(ctx, localAddr, a.timeout)
-	if err != nil {
-		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "client", Message: err.Error()}
-	}
-	if err := ccxtutil.SetHTTPClient(&ex.Exchange, hc); err != nil {
-		return nil, &exchange.Error{Kind: exchange.KindUnsupported, Exchange: Name, Op: "client", Message: err.Error()}
+	if err := ccxtutil.Bind(ctx, Name, &ex.Exchange, a.cfg, localAddr, a.timeout); err != nil {
+		return nil, err
 	}
 	return ex, nil
 }
@@ -179,9 +168,8 @@ func resetIn(headers interface{}, now time.Time) time.Duration {
 }
 
 func (a *Adapter) mgmt(ctx context.Context) (*ccxt.Bybit, error) {
-	if a.cfg.Management.Empty() {
-		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "management",
-			Message: "no management credential configured"}
+	if err := ccxtutil.NeedManagement(Name, a.cfg); err != nil {
+		return nil, err
 	}
 	return a.client(ctx, a.cfg.Management, "")
 }

@@ -2,7 +2,6 @@ package bybit
 
 import (
 	"context"
-	"sort"
 
 	ccxt "github.com/ccxt/ccxt/go/v4"
 
@@ -10,104 +9,53 @@ import (
 	"github.com/keyresponse/runbook/integrations/exchange/ccxtutil"
 )
 
-// cancelRounds bounds CancelAllOrders' fetch-cancel-check loop.
-const cancelRounds = 5
-
 // CancelAllOrders implements exchange.Exchange with ccxt's unified methods:
 // fetch the open spot orders (/v5/order/realtime), cancel them with
 // /v5/order/cancel-all (the whole spot category, or per symbol when symbols
 // are given), and fetch again until nothing is left.
 func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential, symbols []string) (exchange.CancelResult, error) {
-	res := exchange.CancelResult{Cancelled: []string{}}
 	ex, err := a.client(ctx, cred, "")
 	if err != nil {
-		return res, err
+		return exchange.CancelResult{Cancelled: []string{}}, err
 	}
-	only := map[string]bool{}
-	for _, s := range symbols {
-		only[s] = true
-	}
-	seen := map[string]bool{}
-	for round := 0; round < cancelRounds; round++ {
+	fetch := func() ([]ccxt.Order, error) {
 		open, err := ccxtutil.Run(ctx, func() ([]ccxt.Order, error) { return ex.FetchOpenOrders() })
-		if err != nil {
-			return res, a.classify("cancel_orders", ex, err)
-		}
-		var syms []string // symbols with open orders this round
-		for _, o := range open {
-			if o.Symbol == nil || (len(only) > 0 && !only[*o.Symbol]) {
-				continue
-			}
-			if !contains(syms, *o.Symbol) {
-				syms = append(syms, *o.Symbol)
-			}
-			if !seen[*o.Symbol] {
-				seen[*o.Symbol] = true
-				res.Symbols = append(res.Symbols, *o.Symbol)
-			}
-		}
-		if len(syms) == 0 {
-			sort.Strings(res.Symbols)
-			return res, nil
-		}
+		return open, a.classify("cancel_orders", ex, err)
+	}
+	return ccxtutil.CancelUntilNone(Name, symbols, fetch, func(syms []string, _ map[string][]ccxt.Order) ([]string, error) {
 		var calls [][]ccxt.CancelAllOrdersOptions
-		if len(only) == 0 {
+		if len(symbols) == 0 {
 			calls = append(calls, nil) // the whole spot category in one call
 		} else {
 			for _, s := range syms {
 				calls = append(calls, []ccxt.CancelAllOrdersOptions{ccxt.WithCancelAllOrdersSymbol(s)})
 			}
 		}
+		var cancelled []string
 		for _, opts := range calls {
 			done, err := ccxtutil.Run(ctx, func() ([]ccxt.Order, error) { return ex.CancelAllOrders(opts...) })
 			if err != nil {
-				return res, a.classify("cancel_orders", ex, err)
+				return cancelled, a.classify("cancel_orders", ex, err)
 			}
-			for _, o := range done {
-				if o.Id != nil {
-					res.Cancelled = append(res.Cancelled, *o.Id)
-				}
-			}
+			cancelled = append(cancelled, ccxtutil.IDs(done)...)
 		}
-	}
-	return res, &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "cancel_orders",
-		Message: "orders still open after repeated cancellation"}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+		return cancelled, nil
+	})
 }
 
 // VerifyKey implements exchange.Exchange by having the key describe itself
 // (GET /v5/user/query-api): it proves the key authenticates from fromIP and
 // reports its permissions and bound IPs, without moving funds.
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	v := exchange.Verification{FromIP: fromIP}
-	ex, err := a.client(ctx, cred, fromIP)
-	if err != nil {
-		return v, err
-	}
-	res, err := a.call(ctx, ex, "verify_key", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
-	if err != nil {
-		switch k := exchange.KindOf(err); k {
-		case exchange.KindAuthentication, exchange.KindPermission:
-			v.Rejection = k
-			if e, ok := err.(*exchange.Error); ok {
-				v.Message = e.Message
-			}
-			return v, nil
-		}
-		return v, err
-	}
-	v.Authenticated = true
-	v.Permissions = permissionsOf(res)
-	v.IPWhitelist = whitelist(res)
-	return v, nil
+	return ccxtutil.Verify(fromIP, func() (*ccxt.Bybit, error) { return a.client(ctx, cred, fromIP) },
+		func(ex *ccxt.Bybit) (map[string]interface{}, error) {
+			return a.call(ctx, ex, "verify_key", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
+		},
+		func(v *exchange.Verification, _ *ccxt.Bybit, res map[string]interface{}) error {
+			v.Permissions = permissionsOf(res)
+			v.IPWhitelist = whitelist(res)
+			return nil
+		})
 }
 
 // SelfRevoke implements exchange.Exchange: the key deletes itself —

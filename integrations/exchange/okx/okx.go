@@ -53,11 +53,7 @@ var (
 
 // Open builds the adapter. It does not call the exchange.
 func Open(cfg exchange.Config) (exchange.Exchange, error) {
-	a := &Adapter{cfg: cfg, timeout: 30 * time.Second}
-	if v, ok := cfg.Options["timeout_ms"].(float64); ok && v > 0 {
-		a.timeout = time.Duration(v) * time.Millisecond
-	}
-	return a, nil
+	return &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}, nil
 }
 
 // Name implements exchange.Exchange.
@@ -76,9 +72,6 @@ func (a *Adapter) Close() error { return nil }
 // carries the operation's context and source address, and no state leaks
 // between credentials.
 func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAddr string) (*ccxt.Okx, error) {
-	if localAddr == "" {
-		localAddr = a.cfg.LocalAddr
-	}
 	conf := map[string]interface{}{
 		"apiKey":          cred.APIKey,
 		"secret":          cred.Secret,
@@ -99,12 +92,8 @@ func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAdd
 		conf["urls"] = map[string]interface{}{"api": map[string]interface{}{"rest": base}}
 	}
 	ex := ccxt.NewOkx(conf)
-	hc, err := ccxtutil.NewHTTPClient(ctx, localAddr, a.timeout)
-	if err != nil {
-		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "client", Message: err.Error()}
-	}
-	if err := ccxtutil.SetHTTPClient(&ex.Exchange, hc); err != nil {
-		return nil, &exchange.Error{Kind: exchange.KindUnsupported, Exchange: Name, Op: "client", Message: err.Error()}
+	if err := ccxtutil.Bind(ctx, Name, &ex.Exchange, a.cfg, localAddr, a.timeout); err != nil {
+		return nil, err
 	}
 	return ex, nil
 }
@@ -164,9 +153,8 @@ func (a *Adapter) classify(op string, ex *ccxt.Okx, err error) error {
 }
 
 func (a *Adapter) mgmt(ctx context.Context) (*ccxt.Okx, error) {
-	if a.cfg.Management.Empty() {
-		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "management",
-			Message: "no management credential configured"}
+	if err := ccxtutil.NeedManagement(Name, a.cfg); err != nil {
+		return nil, err
 	}
 	if a.cfg.Management.Passphrase == "" {
 		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "management",

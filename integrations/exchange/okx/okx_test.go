@@ -1,288 +1,166 @@
 package okx_test
 
 import (
-	"context"
-	"errors"
 	"testing"
-	"time"
 
 	"github.com/keyresponse/runbook/integrations/exchange"
+	"github.com/keyresponse/runbook/integrations/exchange/exchangetest"
 	"github.com/keyresponse/runbook/integrations/exchange/okx"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/exchangesim/okxsim"
 )
 
-// The adapter runs through the real ccxt client against the simulator's OKX
-// dialect; clients bind distinct loopback source addresses so the
-// simulator's whitelist (TCP peer) sees engine, bot and attacker apart.
-const (
-	engineIP   = "127.0.0.1"
-	botIP      = "127.0.0.10"
-	attackerIP = "127.0.0.66"
-)
-
-type fixture struct {
-	sim  *exchangesim.Sim
-	demo exchangesim.DemoAccount
-	ex   exchange.Exchange
-	cfg  exchange.Config
+// dialect runs the adapter through the real ccxt client against the
+// simulator's OKX dialect.
+var dialect = exchangetest.Dialect{
+	Name:          okx.Name,
+	Sim:           func() exchangesim.Dialect { return okxsim.New() },
+	Seed:          7,
+	Passphrase:    true,
+	SubAccount:    func(a exchangesim.Account) string { return a.Name },
+	CreateKeyPath: "/api/v5/users/subaccount/apikey",
 }
 
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
-	sim := exchangesim.New(exchangesim.Options{Seed: 7, Dialects: []exchangesim.Dialect{okxsim.New()}})
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	d, err := sim.SeedDemo(exchangesim.DemoOptions{EngineIPs: []string{engineIP}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, _ := d.Find(okx.Name)
-	cfg := exchange.Config{
-		Exchange:  okx.Name,
-		BaseURL:   sim.DialectURL(okx.Name),
-		LocalAddr: engineIP,
-		Management: exchange.Credential{APIKey: demo.Management.ID, Secret: demo.Management.Secret,
-			Passphrase: demo.Management.Passphrase},
-	}
-	ex, err := exchange.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{sim: sim, demo: demo, ex: ex, cfg: cfg}
-}
-
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
-func botCred(d exchangesim.DemoAccount) exchange.Credential {
-	return exchange.Credential{APIKey: d.Bot.ID, Secret: d.Bot.Secret, Passphrase: d.Bot.Passphrase}
-}
-
-func trader(f *fixture, cred exchange.Credential, from string) exchange.Trader {
-	return f.ex.(exchange.TraderProvider).Trader(cred, from)
-}
-
-func code(err error) string {
-	var e *exchange.Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func newFixture(t *testing.T) *exchangetest.Fixture { return exchangetest.New(t, dialect) }
 
 func TestKeyLifecycle(t *testing.T) {
 	f := newFixture(t)
-	c := ctx(t)
-	sub := f.demo.Sub.Name
+	c := exchangetest.Ctx(t)
+	sub := f.Sub()
 
-	keys, err := f.ex.ListKeys(c, sub)
+	keys, err := f.Ex.ListKeys(c, sub)
 	if err != nil {
 		t.Fatalf("list keys: %v", err)
 	}
-	if len(keys) != 1 || keys[0].ID != f.demo.Bot.ID || !keys[0].Permissions.Withdraw || len(keys[0].IPWhitelist) != 0 {
+	if len(keys) != 1 || keys[0].ID != f.Demo.Bot.ID || !keys[0].Permissions.Withdraw || len(keys[0].IPWhitelist) != 0 {
 		t.Fatalf("list keys = %+v, want the sloppy demo bot key", keys)
 	}
 
-	nk, err := f.ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: sub, Label: "rb-inc1-create",
-		Permissions: exchange.Permissions{Read: true, Trade: true}, IPWhitelist: []string{botIP}})
+	nk, err := f.Ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: sub, Label: "rb-inc1-create",
+		Permissions: exchange.Permissions{Read: true, Trade: true}, IPWhitelist: []string{exchangetest.BotIP}})
 	if err != nil {
 		t.Fatalf("create key: %v", err)
 	}
 	if nk.ID == "" || nk.Secret == "" || nk.Passphrase == "" {
 		t.Fatal("new key lacks id, secret or passphrase")
 	}
-	sk, found := f.sim.Key(okx.Name, nk.ID)
+	sk, found := f.Sim.Key(okx.Name, nk.ID)
 	if !found || sk.Secret != nk.Secret || sk.Passphrase != nk.Passphrase || !sk.Perms.Trade || sk.Perms.Withdraw ||
-		!exchange.SameIPs(sk.IPs, []string{botIP}) || sk.Account != f.demo.Sub.ID {
+		!exchange.SameIPs(sk.IPs, []string{exchangetest.BotIP}) || sk.Account != f.Demo.Sub.ID {
 		t.Fatalf("simulator has key %+v", sk.Public())
 	}
-	info, err := f.ex.KeyInfo(c, sub, nk.ID)
+	info, err := f.Ex.KeyInfo(c, sub, nk.ID)
 	if err != nil || info.Label != "rb-inc1-create" || !info.Permissions.Trade || info.Permissions.Withdraw ||
-		!exchange.SameIPs(info.IPWhitelist, []string{botIP}) {
+		!exchange.SameIPs(info.IPWhitelist, []string{exchangetest.BotIP}) {
 		t.Fatalf("key info = %+v, %v", info, err)
 	}
 
 	// OKX refuses a second key with the same label on the sub-account.
-	_, err = f.ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: sub, Label: "rb-inc1-create",
-		Permissions: exchange.Permissions{Read: true, Trade: true}, IPWhitelist: []string{botIP}})
-	if exchange.KindOf(err) != exchange.KindInvalid || code(err) != okxsim.CodeDupLabel {
+	_, err = f.Ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: sub, Label: "rb-inc1-create",
+		Permissions: exchange.Permissions{Read: true, Trade: true}, IPWhitelist: []string{exchangetest.BotIP}})
+	if exchange.KindOf(err) != exchange.KindInvalid || exchangetest.Code(err) != okxsim.CodeDupLabel {
 		t.Fatalf("duplicate label: err = %v, want invalid 59502", err)
 	}
 	// Withdrawal cannot be granted: refused before any request.
-	before := len(f.sim.Calls(exchangesim.CallFilter{Op: "create_key"}))
-	_, err = f.ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: sub, Label: "greedy",
-		Permissions: exchange.Permissions{Read: true, Trade: true, Withdraw: true}, IPWhitelist: []string{botIP}})
-	if exchange.KindOf(err) != exchange.KindInvalid || len(f.sim.Calls(exchangesim.CallFilter{Op: "create_key"})) != before {
+	before := len(f.Sim.Calls(exchangesim.CallFilter{Op: "create_key"}))
+	_, err = f.Ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: sub, Label: "greedy",
+		Permissions: exchange.Permissions{Read: true, Trade: true, Withdraw: true}, IPWhitelist: []string{exchangetest.BotIP}})
+	if exchange.KindOf(err) != exchange.KindInvalid || len(f.Sim.Calls(exchangesim.CallFilter{Op: "create_key"})) != before {
 		t.Fatalf("withdraw key: err = %v, want invalid without a request", err)
 	}
 
 	// The whitelist is a set: the second call replaces the first.
-	if err := f.ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.11", botIP}); err != nil {
+	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.11", exchangetest.BotIP}); err != nil {
 		t.Fatalf("set whitelist: %v", err)
 	}
-	if err := f.ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.12"}); err != nil {
+	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.12"}); err != nil {
 		t.Fatalf("set whitelist: %v", err)
 	}
-	if k, _ := f.sim.Key(okx.Name, nk.ID); !exchange.SameIPs(k.IPs, []string{"127.0.0.12"}) || !k.Perms.Trade {
+	if k, _ := f.Sim.Key(okx.Name, nk.ID); !exchange.SameIPs(k.IPs, []string{"127.0.0.12"}) || !k.Perms.Trade {
 		t.Fatalf("after set: ips %v perms %+v, want only 127.0.0.12 and trade kept", k.IPs, k.Perms)
 	}
-	if err := f.ex.SetIPWhitelist(c, sub, nk.ID, nil); exchange.KindOf(err) != exchange.KindInvalid {
+	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, nil); exchange.KindOf(err) != exchange.KindInvalid {
 		t.Fatalf("empty whitelist: err = %v, want invalid", err)
 	}
-	if calls := f.sim.Calls(exchangesim.CallFilter{Op: "set_ip_whitelist", OnlyOK: true}); len(calls) != 2 {
+	if calls := f.Sim.Calls(exchangesim.CallFilter{Op: "set_ip_whitelist", OnlyOK: true}); len(calls) != 2 {
 		t.Fatalf("set_ip_whitelist calls = %d, want 2 (the empty list never sent)", len(calls))
 	}
 
 	// Permissions: read-only, then trade again; the whitelist stays.
-	if err := f.ex.SetPermissions(c, sub, nk.ID, exchange.Permissions{Read: true}); err != nil {
+	if err := f.Ex.SetPermissions(c, sub, nk.ID, exchange.Permissions{Read: true}); err != nil {
 		t.Fatalf("set permissions: %v", err)
 	}
-	if k, _ := f.sim.Key(okx.Name, nk.ID); k.Perms.Trade || !exchange.SameIPs(k.IPs, []string{"127.0.0.12"}) {
+	if k, _ := f.Sim.Key(okx.Name, nk.ID); k.Perms.Trade || !exchange.SameIPs(k.IPs, []string{"127.0.0.12"}) {
 		t.Fatalf("after read-only: %+v ips %v", k.Perms, k.IPs)
 	}
 
-	if err := f.ex.RevokeKey(c, sub, nk.ID); err != nil {
+	if err := f.Ex.RevokeKey(c, sub, nk.ID); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
-	if k, _ := f.sim.Key(okx.Name, nk.ID); !k.Revoked {
+	if k, _ := f.Sim.Key(okx.Name, nk.ID); !k.Revoked {
 		t.Fatal("key not revoked in the simulator")
 	}
-	if err := f.ex.RevokeKey(c, sub, nk.ID); !exchange.IsNotFound(err) {
+	if err := f.Ex.RevokeKey(c, sub, nk.ID); !exchange.IsNotFound(err) {
 		t.Fatalf("second revoke: err = %v, want not found", err)
 	}
-	if _, err := f.ex.KeyInfo(c, sub, nk.ID); !exchange.IsNotFound(err) {
+	if _, err := f.Ex.KeyInfo(c, sub, nk.ID); !exchange.IsNotFound(err) {
 		t.Fatalf("key info of revoked key: err = %v, want not found", err)
 	}
 	// A wrong sub-account must not look like "already revoked".
-	if err := f.ex.RevokeKey(c, "nobody", f.demo.Bot.ID); exchange.KindOf(err) != exchange.KindInvalid {
+	if err := f.Ex.RevokeKey(c, "nobody", f.Demo.Bot.ID); exchange.KindOf(err) != exchange.KindInvalid {
 		t.Fatalf("revoke on unknown sub-account: err = %v, want invalid", err)
 	}
 }
 
 func TestManagementKeyRules(t *testing.T) {
 	f := newFixture(t)
-	c := ctx(t)
+	c := exchangetest.Ctx(t)
 	// From outside its whitelist the management key is refused (50110).
-	cfg := f.cfg
-	cfg.LocalAddr = attackerIP
+	cfg := f.Cfg
+	cfg.LocalAddr = exchangetest.AttackerIP
 	ex, _ := exchange.Open(cfg)
-	if _, err := ex.ListKeys(c, f.demo.Sub.Name); exchange.KindOf(err) != exchange.KindPermission || code(err) != okxsim.CodeIPRefused {
-		t.Fatalf("management key from %s: err = %v, want permission 50110", attackerIP, err)
+	if _, err := ex.ListKeys(c, f.Sub()); exchange.KindOf(err) != exchange.KindPermission || exchangetest.Code(err) != okxsim.CodeIPRefused {
+		t.Fatalf("management key from %s: err = %v, want permission 50110", exchangetest.AttackerIP, err)
 	}
 	// OKX demands an IP-bound main key for key changes (50035).
-	loose, err := f.sim.CreateKey(exchangesim.KeySpec{Exchange: okx.Name, Account: f.demo.Main.ID, Label: "loose",
+	loose, err := f.Sim.CreateKey(exchangesim.KeySpec{Exchange: okx.Name, Account: f.Demo.Main.ID, Label: "loose",
 		Perms: exchangesim.Perms{Read: true, ManageKeys: true}, Passphrase: "Loose-pass-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg = f.cfg
+	cfg = f.Cfg
 	cfg.Management = exchange.Credential{APIKey: loose.ID, Secret: loose.Secret, Passphrase: loose.Passphrase}
 	ex, _ = exchange.Open(cfg)
-	_, err = ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: f.demo.Sub.Name, Label: "x",
-		Permissions: exchange.Permissions{Read: true, Trade: true}, IPWhitelist: []string{botIP}})
-	if exchange.KindOf(err) != exchange.KindPermission || code(err) != okxsim.CodeNeedIPBinding {
+	_, err = ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: f.Sub(), Label: "x",
+		Permissions: exchange.Permissions{Read: true, Trade: true}, IPWhitelist: []string{exchangetest.BotIP}})
+	if exchange.KindOf(err) != exchange.KindPermission || exchangetest.Code(err) != okxsim.CodeNeedIPBinding {
 		t.Fatalf("create with unbound main key: err = %v, want permission 50035", err)
 	}
 	// A sub-account key cannot manage keys (59500), and a wrong passphrase
 	// is an authentication failure (50105).
-	cfg.Management = botCred(f.demo)
+	cfg.Management = f.BotCred()
 	ex, _ = exchange.Open(cfg)
-	if _, err := ex.ListKeys(c, f.demo.Sub.Name); exchange.KindOf(err) != exchange.KindPermission || code(err) != okxsim.CodeMainKeyOnly {
+	if _, err := ex.ListKeys(c, f.Sub()); exchange.KindOf(err) != exchange.KindPermission || exchangetest.Code(err) != okxsim.CodeMainKeyOnly {
 		t.Fatalf("list with a sub key: err = %v, want permission 59500", err)
 	}
-	cfg.Management = f.cfg.Management
+	cfg.Management = f.Cfg.Management
 	cfg.Management.Passphrase = "Wrong-pass-1"
 	ex, _ = exchange.Open(cfg)
-	if _, err := ex.ListKeys(c, f.demo.Sub.Name); exchange.KindOf(err) != exchange.KindAuthentication || code(err) != okxsim.CodeBadPassphrase {
+	if _, err := ex.ListKeys(c, f.Sub()); exchange.KindOf(err) != exchange.KindAuthentication || exchangetest.Code(err) != okxsim.CodeBadPassphrase {
 		t.Fatalf("wrong passphrase: err = %v, want authentication 50105", err)
 	}
 }
 
 func TestCancelAllOrdersAndVerify(t *testing.T) {
-	f := newFixture(t)
-	c := ctx(t)
-	bot := botCred(f.demo)
-	if _, err := trader(f, bot, botIP).PlaceOrder(c, "ETH/USDT", "sell", 1, 3500); err != nil {
-		t.Fatalf("place order: %v", err)
-	}
-	res, err := f.ex.CancelAllOrders(c, bot, nil)
-	if err != nil {
-		t.Fatalf("cancel all: %v", err)
-	}
-	if len(res.Cancelled) != 3 || len(res.Symbols) != 2 {
-		t.Fatalf("cancelled %v on %v, want 3 orders on BTC/USDT and ETH/USDT", res.Cancelled, res.Symbols)
-	}
-	if open := f.sim.OpenOrders(f.demo.Sub.ID, ""); len(open) != 0 {
-		t.Fatalf("still open: %+v", open)
-	}
-	res, err = f.ex.CancelAllOrders(c, bot, nil)
-	if err != nil || len(res.Cancelled) != 0 {
-		t.Fatalf("second cancel all = %+v, %v", res, err)
-	}
-
-	v, err := f.ex.VerifyKey(c, bot, botIP)
-	if err != nil || !v.Authenticated || !v.Permissions.Trade || !v.Permissions.Withdraw || len(v.IPWhitelist) != 0 {
-		t.Fatalf("verify demo bot key = %+v, %v", v, err)
-	}
-	calls := f.sim.Calls(exchangesim.CallFilter{Op: "api_restrictions", KeyID: bot.APIKey})
-	if len(calls) != 1 || calls[0].ClientIP != botIP {
-		t.Fatalf("verify calls = %+v, want one from %s", calls, botIP)
-	}
-	v, err = f.ex.VerifyKey(c, exchange.Credential{APIKey: "nope", Secret: "nope", Passphrase: "nope"}, "")
-	if err != nil || v.Authenticated || v.Rejection != exchange.KindAuthentication {
-		t.Fatalf("verify unknown key = %+v, %v", v, err)
-	}
+	exchangetest.CancelAllOrdersAndVerify(t, dialect, nil)
 }
 
 func TestTradeOnlyKeyCannotWithdraw(t *testing.T) {
-	f := newFixture(t)
-	c := ctx(t)
-	nk, err := f.ex.CreateKey(c, exchange.CreateKeyRequest{SubAccount: f.demo.Sub.Name, Label: "trade-only",
-		Permissions: exchange.Permissions{Read: true, Trade: true}, IPWhitelist: []string{botIP}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := trader(f, nk.Credential(), botIP)
-	if _, err := tr.Withdraw(c, "USDT", 10, "0xattacker"); exchange.KindOf(err) != exchange.KindPermission {
-		t.Fatalf("withdraw with trade-only key: err = %v, want permission", err)
-	}
-	if _, err := tr.PlaceOrder(c, "BTC/USDT", "buy", 0.01, 40000); err != nil {
-		t.Fatalf("trade with trade-only key: %v", err)
-	}
-	if w := f.sim.Withdrawals(); len(w) != 0 {
-		t.Fatalf("withdrawals = %+v", w)
-	}
-	v, err := f.ex.VerifyKey(c, nk.Credential(), botIP)
+	f, nk := exchangetest.TradeOnlyKeyCannotWithdraw(t, dialect)
+	v, err := f.Ex.VerifyKey(exchangetest.Ctx(t), nk.Credential(), exchangetest.BotIP)
 	if err != nil || !v.Authenticated || v.Permissions.Withdraw || v.Permissions.Futures || !v.Permissions.Trade {
 		t.Fatalf("verify trade-only key = %+v, %v (futures off: the sub-account is in spot mode)", v, err)
 	}
 }
 
-func TestFaultsAreClassified(t *testing.T) {
-	f := newFixture(t)
-	c := ctx(t)
-	f.sim.SetFaults(exchangesim.Faults{RateLimit: 1, RetryAfter: 3 * time.Second})
-	_, err := f.ex.ListKeys(c, f.demo.Sub.Name)
-	var e *exchange.Error
-	if !errors.As(err, &e) || e.Kind != exchange.KindRateLimited || e.RetryAfter != 3*time.Second {
-		t.Fatalf("err = %v, want rate limited with Retry-After 3s", err)
-	}
-	f.sim.SetFaults(exchangesim.Faults{ServerError: 1})
-	if _, err := f.ex.ListKeys(c, f.demo.Sub.Name); exchange.KindOf(err) != exchange.KindUnavailable {
-		t.Fatalf("err = %v, want unavailable", err)
-	}
-	f.sim.SetFaults(exchangesim.Faults{Drop: 1})
-	if _, err := f.ex.ListKeys(c, f.demo.Sub.Name); exchange.KindOf(err) != exchange.KindNetwork {
-		t.Fatalf("err = %v, want network", err)
-	}
-	f.sim.SetFaults(exchangesim.Faults{})
-	if _, err := f.ex.ListKeys(c, f.demo.Sub.Name); err != nil {
-		t.Fatalf("after faults: %v", err)
-	}
-}
+func TestFaultsAreClassified(t *testing.T) { exchangetest.FaultsAreClassified(t, dialect) }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,29 +14,14 @@ import (
 
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/exchangesim/binancesim"
+	"github.com/keyresponse/runbook/integrations/exchangesim/simtest"
 )
 
 // A hand-rolled Binance client (no ccxt) so the dialect's wire rules are
 // tested on their own: the signature covers the bytes as sent.
 
 func start(t *testing.T, now func() time.Time) (*exchangesim.Sim, exchangesim.DemoAccount) {
-	t.Helper()
-	sim := exchangesim.New(exchangesim.Options{Now: now, Dialects: []exchangesim.Dialect{binancesim.New()}})
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	d, err := sim.SeedDemo(exchangesim.DemoOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := d.Find("binance")
-	return sim, a
-}
-
-func clientFrom(ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	return simtest.Start(t, exchangesim.Options{Now: now, Dialects: []exchangesim.Dialect{binancesim.New()}}, exchangesim.DemoOptions{}, "binance")
 }
 
 func sign(secret, payload string) string {
@@ -69,7 +53,7 @@ func ts() string { return strconv.FormatInt(time.Now().UnixMilli(), 10) }
 func TestSignatureOverRawBytes(t *testing.T) {
 	sim, a := start(t, nil)
 	base := sim.DialectURL("binance")
-	c := clientFrom("127.0.0.1")
+	c := simtest.ClientFrom("127.0.0.1")
 	mgmt := a.Management
 
 	// Raw '@' and ',' as ccxt sends them on sub-account paths.
@@ -99,7 +83,7 @@ func TestSignatureOverRawBytes(t *testing.T) {
 func TestTimestampWindowAndAuthErrors(t *testing.T) {
 	sim, a := start(t, nil)
 	base := sim.DialectURL("binance")
-	c := clientFrom("127.0.0.1")
+	c := simtest.ClientFrom("127.0.0.1")
 	bot := a.Bot
 
 	old := "timestamp=" + strconv.FormatInt(time.Now().Add(-time.Minute).UnixMilli(), 10)
@@ -124,7 +108,7 @@ func TestTimestampWindowAndAuthErrors(t *testing.T) {
 	}
 	// Management key is whitelisted to 127.0.0.1 only.
 	q = "email=" + a.Sub.Email + "&timestamp=" + ts()
-	st, _ = do(t, clientFrom("127.0.0.66"), "GET", base+"/sapi/v1/sub-account/subAccountApi?"+q+"&signature="+sign(a.Management.Secret, q), a.Management.ID, "")
+	st, _ = do(t, simtest.ClientFrom("127.0.0.66"), "GET", base+"/sapi/v1/sub-account/subAccountApi?"+q+"&signature="+sign(a.Management.Secret, q), a.Management.ID, "")
 	if st != 401 {
 		t.Fatalf("management key from 127.0.0.66: %d, want 401", st)
 	}

@@ -57,8 +57,7 @@ func (d *Dialect) Name() string { return Name }
 func (d *Dialect) FaultResponse(kind exchangesim.FaultKind, retryAfter time.Duration) (int, http.Header, []byte) {
 	h := http.Header{"Content-Type": {"application/json"}}
 	if kind == exchangesim.FaultRateLimit {
-		secs := int((retryAfter + time.Second - 1) / time.Second)
-		h.Set("Retry-After", strconv.Itoa(secs))
+		h.Set("Retry-After", exchangesim.RetryAfterSeconds(retryAfter))
 		return http.StatusTooManyRequests, h,
 			[]byte(`{"code":-1003,"msg":"Too many requests; current limit is 6000 request weight per 1 MINUTE. Please use the websocket for live updates to avoid polling the API."}`)
 	}

@@ -66,8 +66,7 @@ func (d *Dialect) FaultResponse(kind exchangesim.FaultKind, retryAfter time.Dura
 	h := http.Header{"Content-Type": {"application/json"}}
 	now := time.Now()
 	if kind == exchangesim.FaultRateLimit {
-		secs := int((retryAfter + time.Second - 1) / time.Second)
-		h.Set("Retry-After", strconv.Itoa(secs))
+		h.Set("Retry-After", exchangesim.RetryAfterSeconds(retryAfter))
 		h.Set("X-Bapi-Limit", "10")
 		h.Set("X-Bapi-Limit-Status", "0")
 		h.Set("X-Bapi-Limit-Reset-Timestamp", strconv.FormatInt(now.Add(retryAfter).UnixMilli(), 10))
@@ -139,19 +138,8 @@ type request struct {
 	present map[string]bool
 }
 
-func str(m map[string]any, k string) string {
-	switch v := m[k].(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case nil:
-		return ""
-	default:
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
-}
+// str reads a body or query field as the exchange's string.
+func str(m map[string]any, k string) string { return exchangesim.Str(m, k) }
 
 // private wraps a handler with Bybit v5 authentication.
 func (sv *server) private(op string, h func(w http.ResponseWriter, r *http.Request, rq request)) http.HandlerFunc {

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/exchangesim/bybitsim"
+	"github.com/keyresponse/runbook/integrations/exchangesim/simtest"
 )
 
 // These tests speak raw HTTP with an independent v5 signer, to pin down
@@ -27,17 +27,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	t.Helper()
-	sim := exchangesim.New(exchangesim.Options{Dialects: []exchangesim.Dialect{bybitsim.New()}})
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	d, err := sim.SeedDemo(exchangesim.DemoOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, _ := d.Find("bybit")
+	sim, demo := simtest.Start(t, exchangesim.Options{Dialects: []exchangesim.Dialect{bybitsim.New()}}, exchangesim.DemoOptions{}, "bybit")
 	return &env{sim: sim, demo: demo}
 }
 
@@ -83,21 +73,10 @@ func (e *env) do(t *testing.T, q req) answer {
 	if q.tamper != nil {
 		q.tamper(r)
 	}
-	from := q.from
-	if from == "" {
-		from = "127.0.0.1"
-	}
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
-	resp, err := c.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := simtest.Send(t, r, q.from)
 	var a answer
-	if err := json.Unmarshal(b, &a); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("%s %s: %d %s", q.method, q.path, resp.StatusCode, b)
+	if err := json.Unmarshal(b, &a); err != nil || status != 200 {
+		t.Fatalf("%s %s: %d %s", q.method, q.path, status, b)
 	}
 	return a
 }

@@ -78,8 +78,7 @@ func (d *Dialect) Name() string { return Name }
 func (d *Dialect) FaultResponse(kind exchangesim.FaultKind, retryAfter time.Duration) (int, http.Header, []byte) {
 	h := http.Header{"Content-Type": {"application/json"}}
 	if kind == exchangesim.FaultRateLimit {
-		secs := int((retryAfter + time.Second - 1) / time.Second)
-		h.Set("Retry-After", strconv.Itoa(secs))
+		h.Set("Retry-After", exchangesim.RetryAfterSeconds(retryAfter))
 		return http.StatusTooManyRequests, h, []byte(`{"code":"50011","msg":"Too Many Requests","data":[]}`)
 	}
 	return http.StatusServiceUnavailable, h,
@@ -163,19 +162,8 @@ func (rq request) list() ([]map[string]any, bool) {
 	return []map[string]any{m}, true
 }
 
-func str(m map[string]any, k string) string {
-	switch v := m[k].(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case nil:
-		return ""
-	default:
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
-}
+// str reads a body or query field as the exchange's string.
+func str(m map[string]any, k string) string { return exchangesim.Str(m, k) }
 
 // private wraps a handler with OKX's authentication, checked in the order
 // OKX reports problems: missing headers, then (in the core) unknown or

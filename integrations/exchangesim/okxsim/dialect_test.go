@@ -7,13 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/exchangesim/okxsim"
+	"github.com/keyresponse/runbook/integrations/exchangesim/simtest"
 )
 
 // These tests speak raw HTTP with an independent signer, to pin down what
@@ -26,17 +26,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	t.Helper()
-	sim := exchangesim.New(exchangesim.Options{Dialects: []exchangesim.Dialect{okxsim.New()}})
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	d, err := sim.SeedDemo(exchangesim.DemoOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, _ := d.Find("okx")
+	sim, demo := simtest.Start(t, exchangesim.Options{Dialects: []exchangesim.Dialect{okxsim.New()}}, exchangesim.DemoOptions{}, "okx")
 	return &env{sim: sim, demo: demo}
 }
 
@@ -81,23 +71,12 @@ func (e *env) do(t *testing.T, q req) answer {
 	if q.tamper != nil {
 		q.tamper(r)
 	}
-	from := q.from
-	if from == "" {
-		from = "127.0.0.1"
-	}
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
-	resp, err := c.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := simtest.Send(t, r, q.from)
 	var a answer
 	if err := json.Unmarshal(b, &a); err != nil {
-		t.Fatalf("%s %s: %d %s", q.method, q.path, resp.StatusCode, b)
+		t.Fatalf("%s %s: %d %s", q.method, q.path, status, b)
 	}
-	a.status = resp.StatusCode
+	a.status = status
 	return a
 }
 

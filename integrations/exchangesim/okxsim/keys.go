@@ -225,29 +225,40 @@ func (sv *server) createKey(w http.ResponseWriter, r *http.Request, rq request) 
 	ok(w, []map[string]any{out})
 }
 
-// modifyKey is POST modify-apikey: each of label, perm and ip present in the
-// body replaces the key's value; ip="" removes the whitelist. The call log
-// op says which of them changed (set_ip_whitelist when only ip).
-func (sv *server) modifyKey(w http.ResponseWriter, r *http.Request, rq request) {
+// subKeyRequest is the common start of modify-apikey and delete-apikey: an
+// IP-bound main key names one of its sub-accounts and a key on it. On a
+// problem it answers as OKX does and reports false.
+func (sv *server) subKeyRequest(w http.ResponseWriter, r *http.Request, rq request) (map[string]any, exchangesim.Account, string, bool) {
 	if !sv.mainKey(w, r, rq, true) {
-		return
+		return nil, exchangesim.Account{}, "", false
 	}
 	p, good := rq.object()
 	if !good {
 		apiError(w, r, 400, "50002", "JSON syntax error")
-		return
+		return nil, exchangesim.Account{}, "", false
 	}
 	sub, found := sv.subAccount(w, r, rq, str(p, "subAcct"))
 	if !found {
-		return
+		return nil, sub, "", false
 	}
 	id := str(p, "apiKey")
 	if id == "" {
 		apiError(w, r, 400, CodeParamEmpty, "Parameter apiKey can not be empty.")
-		return
+		return nil, sub, "", false
 	}
 	if _, err := sv.sim.KeyOfSubAccount(Name, sub, id); err != nil {
 		apiError(w, r, 200, CodeNoSubKey, "API key doesn't exist.")
+		return nil, sub, "", false
+	}
+	return p, sub, id, true
+}
+
+// modifyKey is POST modify-apikey: each of label, perm and ip present in the
+// body replaces the key's value; ip="" removes the whitelist. The call log
+// op says which of them changed (set_ip_whitelist when only ip).
+func (sv *server) modifyKey(w http.ResponseWriter, r *http.Request, rq request) {
+	p, sub, id, good := sv.subKeyRequest(w, r, rq)
+	if !good {
 		return
 	}
 	_, setLabel := p["label"]
@@ -297,25 +308,8 @@ func (sv *server) modifyKey(w http.ResponseWriter, r *http.Request, rq request) 
 }
 
 func (sv *server) deleteKey(w http.ResponseWriter, r *http.Request, rq request) {
-	if !sv.mainKey(w, r, rq, true) {
-		return
-	}
-	p, good := rq.object()
+	_, sub, id, good := sv.subKeyRequest(w, r, rq)
 	if !good {
-		apiError(w, r, 400, "50002", "JSON syntax error")
-		return
-	}
-	sub, found := sv.subAccount(w, r, rq, str(p, "subAcct"))
-	if !found {
-		return
-	}
-	id := str(p, "apiKey")
-	if id == "" {
-		apiError(w, r, 400, CodeParamEmpty, "Parameter apiKey can not be empty.")
-		return
-	}
-	if _, err := sv.sim.KeyOfSubAccount(Name, sub, id); err != nil {
-		apiError(w, r, 200, CodeNoSubKey, "API key doesn't exist.")
 		return
 	}
 	if err := sv.sim.RevokeKey(Name, id); err != nil {

@@ -129,16 +129,27 @@ func batchResult(w http.ResponseWriter, r *http.Request, items []map[string]any)
 	}
 }
 
-// placeOrder serves trade/order (one object) and trade/batch-orders (an
-// array; ccxt's default createOrder path).
-func (sv *server) placeOrder(w http.ResponseWriter, r *http.Request, rq request) {
+// tradeBatch is the common start of the order endpoints: the key must hold
+// the trade right and the body must be one order object or a non-empty
+// array of them. On a problem it answers as OKX does and reports false.
+func tradeBatch(w http.ResponseWriter, r *http.Request, rq request) ([]map[string]any, bool) {
 	if !rq.key.Perms.Trade {
 		apiError(w, r, 200, CodeNoPermission, "This API key doesn't have permission to use this function")
-		return
+		return nil, false
 	}
 	reqs, good := rq.list()
 	if !good || len(reqs) == 0 {
 		apiError(w, r, 400, "50002", "JSON syntax error")
+		return nil, false
+	}
+	return reqs, true
+}
+
+// placeOrder serves trade/order (one object) and trade/batch-orders (an
+// array; ccxt's default createOrder path).
+func (sv *server) placeOrder(w http.ResponseWriter, r *http.Request, rq request) {
+	reqs, good := tradeBatch(w, r, rq)
+	if !good {
 		return
 	}
 	var placed []string
@@ -184,13 +195,8 @@ func (sv *server) placeOrder(w http.ResponseWriter, r *http.Request, rq request)
 
 // cancelOrders serves trade/cancel-order and trade/cancel-batch-orders.
 func (sv *server) cancelOrders(w http.ResponseWriter, r *http.Request, rq request) {
-	if !rq.key.Perms.Trade {
-		apiError(w, r, 200, CodeNoPermission, "This API key doesn't have permission to use this function")
-		return
-	}
-	reqs, good := rq.list()
-	if !good || len(reqs) == 0 {
-		apiError(w, r, 400, "50002", "JSON syntax error")
+	reqs, good := tradeBatch(w, r, rq)
+	if !good {
 		return
 	}
 	var out []map[string]any
