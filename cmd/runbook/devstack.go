@@ -45,6 +45,15 @@ type devOptions struct {
 	oncall config.Oncall
 	// httpPort serves inbound SMS and Alertmanager webhooks (0 = any; -1 = none).
 	httpPort int
+	// seedBots, when set, adds bots after the exchange simulator started
+	// and before the worker registers the actions (runbook bench seeds a
+	// fleet of sub-accounts and bots this way).
+	seedBots func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error)
+	// register adds workflows and activities to the worker before it
+	// starts (runbook bench's floor and hand-written workflows).
+	register func(w worker.Worker)
+	// consumerWorkers is the trigger consumer's parallelism (0 = default).
+	consumerWorkers int
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -111,6 +120,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		taskQueue:   o.taskQueue,
 		approvers:   o.approvers,
 		payloadKeys: s.payloadKeys,
+		workers:     o.consumerWorkers,
 		logger:      slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if s.events, err = connectEvents(ctx, es); err != nil {
@@ -135,6 +145,13 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			}
 			deps.bots = mergeBots(deps.bots, s.demoBot.setup)
 		}
+		if o.seedBots != nil {
+			extra, err := o.seedBots(ctx, s.exchange, s.secrets)
+			if err != nil {
+				return nil, fmt.Errorf("seed bots: %w", err)
+			}
+			deps.bots = mergeBots(deps.bots, extra)
+		}
 	}
 	reg, err := buildRegistry(deps)
 	if err != nil {
@@ -142,6 +159,9 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg)
 	s.events.wireAudit(reg, s.worker)
+	if o.register != nil {
+		o.register(s.worker)
+	}
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}

@@ -37,6 +37,8 @@ type eventSettings struct {
 	limits    ingest.LimitConfig
 	namespace string
 	taskQueue string
+	// workers is the trigger consumer's parallelism (0 = its default).
+	workers   int
 	logger    *slog.Logger
 	approvers map[string][]string
 	// payloadKeys, when set, encrypt the starter's payloads like the worker's.
@@ -115,6 +117,7 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 		},
 		Limiter:      lim,
 		RequireMatch: true,
+		Workers:      s.workers,
 		Logger:       s.logger,
 	})
 	if err != nil {

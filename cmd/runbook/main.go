@@ -82,6 +82,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newReportCommand(g),
 		newConfigCommand(g),
 		newExchangeSimCommand(g),
+		newBenchCommand(g),
 	)
 	return root
 }
