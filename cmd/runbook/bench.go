@@ -31,6 +31,8 @@ type benchOptions struct {
 	workers     int
 	cpuProfile  string
 	keep        bool
+	timeline    bool
+	starter     string
 }
 
 // benchRow is one line of the results table.
@@ -79,6 +81,8 @@ and prints one table. Quick run: runbook bench --n 50 --mass-bots 100 --storm-ev
 	f.IntVar(&o.interpN, "interp-n", 50, "incidents per variant in the interpreter-overhead run")
 	f.IntVar(&o.workers, "consumer-workers", 0, "trigger consumer parallelism (0 = the engine's default)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (engine and load in one process) to this file")
+	f.StringVar(&o.starter, "starter", "eager", "how events start incidents: eager, lazy (same calls, no eager dispatch) or signal-with-start")
+	f.BoolVar(&o.timeline, "timeline", false, "print the last contain incident's history, event by event, with times after the publish")
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary home (Temporal SQLite, NATS store, logs) for inspection")
 	return c
 }
@@ -95,6 +99,8 @@ type benchEnv struct {
 	groups map[string][]*fleetBot
 	hooks  *benchHooks
 	out    io.Writer
+	// showTimeline prints the last contain incident's history timeline.
+	showTimeline bool
 }
 
 func runBench(ctx context.Context, g *globals, o benchOptions) error {
@@ -125,7 +131,7 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		return err
 	}
 	defer fl.close()
-	env := &benchEnv{fleet: fl, groups: map[string][]*fleetBot{}, hooks: newBenchHooks(), out: g.stdout}
+	env := &benchEnv{fleet: fl, groups: map[string][]*fleetBot{}, hooks: newBenchHooks(), out: g.stdout, showTimeline: o.timeline}
 	sizes := map[string]int{}
 	if o.want("contain") {
 		sizes["contain"] = o.n
@@ -148,6 +154,7 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		exchangeSimPort: 0, demoBotPort: -1, httpPort: -1,
 		oncall:          g.mustCfg().Oncall,
 		consumerWorkers: o.workers,
+		starter:         o.starter,
 		seedBots: func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error) {
 			all := botSetup{facts: map[string]botFacts{}}
 			for _, name := range []string{"contain", "mass", "storm", "interp-dsl", "interp-go"} {
@@ -247,8 +254,8 @@ func printBench(w io.Writer, rows []benchRow, o benchOptions) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.what, r.how, r.n, p50, p90, p99, r.extra)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n%s/%s, %d CPUs, %s; sizes: --n %d --mass-bots %d --storm-events %d --storm-bots %d --interp-n %d\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), o.n, o.massBots, o.stormEvents, o.stormBots, o.interpN)
+	fmt.Fprintf(w, "\n%s/%s, %d CPUs, %s; --starter %s; sizes: --n %d --mass-bots %d --storm-events %d --storm-bots %d --interp-n %d\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), o.starter, o.n, o.massBots, o.stormEvents, o.stormBots, o.interpN)
 }
 
 // pct is the p-th percentile (nearest rank).

@@ -175,6 +175,9 @@ func benchContain(ctx context.Context, e *benchEnv, n int) ([]benchRow, time.Dur
 		if f, _ := b.State.times(); !f.IsZero() {
 			frozen = append(frozen, f.Sub(t0))
 		}
+		if e.showTimeline && i == n-1 {
+			e.timeline(ctx, ingest.IncidentID(benchRunbook, b.ID, b.Key.ID), t0)
+		}
 		if (i+1)%50 == 0 {
 			fmt.Fprintf(e.stack.opts.console, "contain: %d/%d\n", i+1, n)
 		}
@@ -270,4 +273,33 @@ func (e *benchEnv) floorRound(ctx context.Context, n int, eager bool) ([]time.Du
 		}
 	}
 	return out, nil
+}
+
+// timeline prints the incident's history events with their times after the
+// event was published: where the time to contain goes, event by event.
+func (e *benchEnv) timeline(ctx context.Context, id string, t0 time.Time) {
+	it := e.stack.client.GetWorkflowHistory(ctx, id, "", false, 0)
+	fmt.Fprintf(e.out, "timeline of %s (time after publish):\n", id)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			fmt.Fprintf(e.out, "  history: %v\n", err)
+			return
+		}
+		what := ""
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			what = a.GetActivityId()
+		}
+		if m := ev.GetMarkerRecordedEventAttributes(); m != nil {
+			what = m.GetMarkerName()
+		}
+		fmt.Fprintf(e.out, "  %9s  #%-3d %s %s\n", fmtDur(ev.GetEventTime().AsTime().Sub(t0)), ev.GetEventId(), ev.GetEventType(), what)
+	}
+	fmt.Fprintf(e.out, "exchange calls by the engine (time after publish, duration):\n")
+	for _, c := range e.fleet.sim.Calls(exchangesim.CallFilter{Exchange: benchExchange}) {
+		if c.ClientIP == benchAttacker || c.At.Before(t0) {
+			continue
+		}
+		fmt.Fprintf(e.out, "  %9s  %-8s %-18s %s %d\n", fmtDur(c.At.Sub(t0)), fmtDur(c.Duration), c.Op, c.ClientIP, c.Status)
+	}
 }

@@ -54,6 +54,8 @@ type devOptions struct {
 	register func(w worker.Worker)
 	// consumerWorkers is the trigger consumer's parallelism (0 = default).
 	consumerWorkers int
+	// starter: eventSettings.starter ("" = eager).
+	starter string
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -121,6 +123,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		approvers:   o.approvers,
 		payloadKeys: s.payloadKeys,
 		workers:     o.consumerWorkers,
+		starter:     o.starter,
 		logger:      slog.New(slog.NewTextHandler(o.console, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if s.events, err = connectEvents(ctx, es); err != nil {

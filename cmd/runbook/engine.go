@@ -38,7 +38,12 @@ type eventSettings struct {
 	namespace string
 	taskQueue string
 	// workers is the trigger consumer's parallelism (0 = its default).
-	workers   int
+	workers int
+	// starter is how events start incidents: "eager" (default: eager
+	// workflow start, then a signal when the incident exists), "lazy"
+	// (the same without eager dispatch) or "signal-with-start" (one
+	// SignalWithStart call, never eager).
+	starter   string
 	logger    *slog.Logger
 	approvers map[string][]string
 	// payloadKeys, when set, encrypt the starter's payloads like the worker's.
@@ -103,10 +108,12 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 			return fmt.Errorf("blast-radius limiter: %w", err)
 		}
 	}
-	c, err := ingest.NewConsumer(ctx, n.js, ingest.Config{
-		Verifier: &breach.Verifier{Keys: s.keyring, Window: s.window, AllowUnsigned: s.unsigned, Replay: ingest.KVReplayGuard{KV: kv}},
-		Runbooks: books,
-		Starter: &temporalstart.Starter{
+	var starter ingest.Starter
+	switch s.starter {
+	case "", "eager", "lazy":
+		starter = &temporalstart.EagerStarter{Client: tc, TaskQueue: s.taskQueue, Actions: cat, Approvers: s.approvers, Lazy: s.starter == "lazy"}
+	case "signal-with-start":
+		starter = &temporalstart.Starter{
 			Service:       tc.WorkflowService(),
 			Namespace:     s.namespace,
 			TaskQueue:     s.taskQueue,
@@ -114,7 +121,14 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 			Identity:      "runbook-trigger-consumer",
 			Approvers:     s.approvers,
 			DataConverter: dataConverter(s.payloadKeys),
-		},
+		}
+	default:
+		return fmt.Errorf("unknown starter %q (eager, lazy, signal-with-start)", s.starter)
+	}
+	c, err := ingest.NewConsumer(ctx, n.js, ingest.Config{
+		Verifier:     &breach.Verifier{Keys: s.keyring, Window: s.window, AllowUnsigned: s.unsigned, Replay: ingest.KVReplayGuard{KV: kv}},
+		Runbooks:     books,
+		Starter:      starter,
 		Limiter:      lim,
 		RequireMatch: true,
 		Workers:      s.workers,
