@@ -14,6 +14,7 @@ import (
 	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
+	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/natsdev"
 	"github.com/keyresponse/runbook/integrations/secrets"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
@@ -56,6 +57,10 @@ type devOptions struct {
 	consumerWorkers int
 	// starter: eventSettings.starter ("" = eager).
 	starter string
+	// exchanges are configured exchange accounts (config file), used when
+	// no simulator runs (exchangeSimPort -1): the engine then talks to an
+	// exchange, or a simulator, outside this process.
+	exchanges map[string]xchg.Config
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -132,7 +137,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if s.sms, err = startDevSMS(o.home, o.oncall, o.console); err != nil {
 		return nil, err
 	}
-	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots, sms: s.sms}
+	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots, sms: s.sms, exchanges: o.exchanges}
 	if o.exchangeSimPort >= 0 {
 		if o.demoBot == "" {
 			o.demoBot = "bot-1"
