@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keyresponse/runbook/cmd/runbook/config"
+	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/secrets"
@@ -46,54 +47,10 @@ func TestFault_EngineKilledAtStepBoundaries(t *testing.T) {
 		{"after-deliver", ""},
 		{"after-revoke", "revoke_key"},
 	}
-	home := t.TempDir()
-	ctx := context.Background()
-	store, err := secrets.OpenFile(filepath.Join(home, "secrets"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := startDevExchange(ctx, 0, "main-bot", store, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ex.close)
-	fl, err := startFleet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fl.close)
-	bots, setup, err := fl.seed(ctx, ex, store, "kill", len(boundaries))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The engine's config: the simulator's Binance as an exchange account,
-	// the bots as webhook bots.
-	cfg := config.Config{Exchanges: []config.Exchange{{Name: benchExchange, Exchange: benchExchange,
-		BaseURL: ex.sim.DialectURL(benchExchange), ManagementKeyRef: benchExchange + "/management", EngineIPs: []string{demoEngineIP}}}}
-	for _, c := range setup.controllers {
-		f := setup.facts[c.ID]
-		cfg.Bots = append(cfg.Bots, config.Bot{ID: c.ID, Kind: string(c.Kind), URL: c.URL, Account: f.account,
-			SubAccount: f.subAccount, KeyID: f.keyID, IPs: f.ips,
-			Options: map[string]string{"signing_key_ref": c.SigningKeyRef, "verify_from": f.verifyFrom}})
-	}
-	cfgFile := filepath.Join(home, "engine.yaml")
-	b, _ := yaml.Marshal(cfg)
-	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	if err := os.WriteFile(keyringFile(home), []byte("dev="+base64.StdEncoding.EncodeToString(secret)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tport, nport := freePort(t), freePort(t)
-	start := func() *devProcess {
-		return startEngineProcess(t, home, "--config", cfgFile, "--temporal-port", fmt.Sprint(tport), "--nats-port", fmt.Sprint(nport),
-			"--exchangesim-port", "-1", "--demo-bot-port", "-1", "--http-port", "-1",
-			"--max-auto-incidents", "0", "--max-auto-incidents-per-exchange", "0")
-	}
+	k := startKillableEngine(t, len(boundaries))
+	ex, bots, cfgFile, start := k.ex, k.bots, k.cfgFile, k.start
 	dev := start()
-	c := cli{t: t, home: home}
+	c := cli{t: t, home: k.home}
 
 	for i, bd := range boundaries {
 		bot := bots[i]
@@ -205,4 +162,69 @@ func startEngineProcess(t *testing.T, home string, args ...string) *devProcess {
 	}
 	t.Fatalf("runbook dev did not come up:\n%s", out.String())
 	return nil
+}
+
+// killableEngine is the engine as a child process whose exchange simulator
+// and bots live in the test process, so they outlive a SIGKILL.
+type killableEngine struct {
+	home    string
+	ex      *devExchange
+	bots    []*fleetBot
+	cfgFile string
+	keyring breach.Keyring
+	tport   int
+	nport   int
+	start   func() *devProcess
+}
+
+func startKillableEngine(t *testing.T, nbots int) *killableEngine {
+	t.Helper()
+	home := t.TempDir()
+	ctx := context.Background()
+	store, err := secrets.OpenFile(filepath.Join(home, "secrets"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := startDevExchange(ctx, 0, "main-bot", store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ex.close)
+	fl, err := startFleet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fl.close)
+	bots, setup, err := fl.seed(ctx, ex, store, "kill", nbots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The engine's config: the simulator's Binance as an exchange account,
+	// the bots as webhook bots.
+	cfg := config.Config{Exchanges: []config.Exchange{{Name: benchExchange, Exchange: benchExchange,
+		BaseURL: ex.sim.DialectURL(benchExchange), ManagementKeyRef: benchExchange + "/management", EngineIPs: []string{demoEngineIP}}}}
+	for _, c := range setup.controllers {
+		f := setup.facts[c.ID]
+		cfg.Bots = append(cfg.Bots, config.Bot{ID: c.ID, Kind: string(c.Kind), URL: c.URL, Account: f.account,
+			SubAccount: f.subAccount, KeyID: f.keyID, IPs: f.ips,
+			Options: map[string]string{"signing_key_ref": c.SigningKeyRef, "verify_from": f.verifyFrom}})
+	}
+	cfgFile := filepath.Join(home, "engine.yaml")
+	b, _ := yaml.Marshal(cfg)
+	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	if err := os.WriteFile(keyringFile(home), []byte("dev="+base64.StdEncoding.EncodeToString(secret)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tport, nport := freePort(t), freePort(t)
+	start := func() *devProcess {
+		return startEngineProcess(t, home, "--config", cfgFile, "--temporal-port", fmt.Sprint(tport), "--nats-port", fmt.Sprint(nport),
+			"--exchangesim-port", "-1", "--demo-bot-port", "-1", "--http-port", "-1",
+			"--max-auto-incidents", "0", "--max-auto-incidents-per-exchange", "0")
+	}
+	return &killableEngine{home: home, ex: ex, bots: bots, cfgFile: cfgFile, keyring: breach.Keyring{"dev": secret},
+		tport: tport, nport: nport, start: start}
 }
