@@ -216,7 +216,7 @@ func benchFloor(ctx context.Context, e *benchEnv, n int, engineP50 time.Duration
 	}
 	ratio := ""
 	if p := pct(plain, 50); p > 0 && engineP50 > 0 {
-		ratio = fmt.Sprintf("engine lockout p50 / floor p50 = %.1f×", float64(engineP50)/float64(p))
+		ratio = fmt.Sprintf("engine lockout p50 / plain floor p50 = %.1f×", float64(engineP50)/float64(p))
 	}
 	return []benchRow{
 		{what: "floor: event → no-op activity running", how: "JetStream msg → consumer → ExecuteWorkflow → 1 no-op activity; same Temporal/NATS", n: len(plain), samples: plain, extra: ratio},

@@ -93,7 +93,7 @@ func benchStorm(ctx context.Context, e *benchEnv, total int) ([]benchRow, error)
 		{what: fmt.Sprintf("storm: %d events over %d bots → incidents", total, len(bots)), how: "trigger consumer stats: incidents started", n: total,
 			extra: fmt.Sprintf("%d incidents (%s); %d signalled as evidence, %d after close, %d dead-lettered, %d redelivered",
 				started, verdict, last.Signalled-before.Signalled, last.Closed-before.Closed, last.DeadLetteredTotal()-before.DeadLetteredTotal(), last.Retried-before.Retried)},
-		{what: "storm: ingest rate (signatures on)", how: "first publish → last event acked by the trigger consumer (verify, replay KV, match, SignalWithStart)", n: total,
+		{what: "storm: ingest rate (signatures on)", how: "first publish → last event acked by the trigger consumer (verify, replay KV, match, start or signal)", n: total,
 			extra: fmt.Sprintf("%.0f events/s (publish alone %.0f events/s)", float64(total)/ingestDur.Seconds(), float64(total)/pubDur.Seconds())},
 	}, nil
 }
