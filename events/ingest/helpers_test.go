@@ -89,8 +89,8 @@ type fakeStarter struct {
 	signals  []StartRequest
 	failNext int
 	calls    int
-	delay    time.Duration // per call, to keep work in flight
-	panics   int           // the next n calls panic
+	delay    time.Duration   // per call, to keep work in flight
+	panics   int             // the next n calls panic
 	closed   map[string]bool // incidents that already ended
 }
 
