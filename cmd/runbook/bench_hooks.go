@@ -73,7 +73,8 @@ type goContainInput struct {
 
 // benchGoContain is contain-key-breach (host not suspect, severity not
 // critical) written by hand: the same activities with the same parameters,
-// timeouts and retry policies, the lockout group in parallel, but no
+// timeouts and retry policies, the same local activities, the lockout
+// group in parallel, but no
 // expression evaluation, no step state, no audit facts and no queries. It
 // is what the interpreter is compared with.
 func benchGoContain(ctx workflow.Context, in goContainInput) error {
@@ -82,15 +83,19 @@ func benchGoContain(ctx workflow.Context, in goContainInput) error {
 		initial, maxI time.Duration
 		coeff         float64
 	}
+	// The runbook's first containment moves are local activities
+	// (local: true); so are they here.
+	localSteps := map[string]bool{"info": true, "restrict_leaked_key": true, "freeze": true, "cancel_orders": true}
 	call := func(step, action string, timeout time.Duration, r retry, params map[string]any) workflow.Future {
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			ActivityID:          step,
-			StartToCloseTimeout: timeout,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: r.initial, BackoffCoefficient: r.coeff,
-				MaximumInterval: r.maxI, MaximumAttempts: r.attempts, NonRetryableErrorTypes: workflows.DefaultNonRetryable},
-		})
-		return workflow.ExecuteActivity(actx, action, runbooks.ActionRequest{IncidentID: in.IncidentID,
-			Runbook: "contain-key-breach", StepID: step, Action: action, Params: params})
+		rp := &temporal.RetryPolicy{InitialInterval: r.initial, BackoffCoefficient: r.coeff,
+			MaximumInterval: r.maxI, MaximumAttempts: r.attempts, NonRetryableErrorTypes: workflows.DefaultNonRetryable}
+		req := runbooks.ActionRequest{IncidentID: in.IncidentID, Runbook: "contain-key-breach", StepID: step, Action: action, Params: params}
+		if localSteps[step] {
+			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: rp})
+			return workflow.ExecuteLocalActivity(lctx, action, req)
+		}
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{ActivityID: step, StartToCloseTimeout: timeout, RetryPolicy: rp})
+		return workflow.ExecuteActivity(actx, action, req)
 	}
 	get := func(f workflow.Future) (map[string]any, error) {
 		var res runbooks.ActionResult
