@@ -85,6 +85,11 @@ type Step struct {
 	Approval  *Approval `json:"approval,omitempty" yaml:"approval,omitempty"`
 	// Compensate overrides the action's declared compensation.
 	Compensate *Compensation `json:"compensate,omitempty" yaml:"compensate,omitempty"`
+	// Local runs the action as a Temporal local activity: in the worker
+	// that runs the workflow task, without a trip through the task queue.
+	// For the first containment moves, where milliseconds count; the step
+	// keeps its timeout and retry policy. Ignored on groups and gates.
+	Local bool `json:"local,omitempty" yaml:"local,omitempty"`
 }
 
 // Kind tells what sort of step this is.

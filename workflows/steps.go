@@ -116,9 +116,21 @@ func (r *run) runAction(ctx workflow.Context, st runbooks.Step) outcome {
 // and returns its result and the attempt count (0 when unknown).
 func (r *run) execute(ctx workflow.Context, st runbooks.Step, activityID string, req runbooks.ActionRequest) (runbooks.ActionResult, int32, error) {
 	opts, maxAttempts := activityOptions(st, activityID)
-	actx := workflow.WithActivityOptions(ctx, opts)
 	var res runbooks.ActionResult
-	err := workflow.ExecuteActivity(actx, req.Action, req).Get(actx, &res)
+	var err error
+	if st.Local {
+		// Same timeout and retry policy; the local activity runs in this
+		// worker and its result is recorded as a marker.
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: opts.StartToCloseTimeout,
+			RetryPolicy:         opts.RetryPolicy,
+			Summary:             opts.Summary,
+		})
+		err = workflow.ExecuteLocalActivity(lctx, req.Action, req).Get(lctx, &res)
+	} else {
+		actx := workflow.WithActivityOptions(ctx, opts)
+		err = workflow.ExecuteActivity(actx, req.Action, req).Get(actx, &res)
+	}
 	if err != nil {
 		return res, failedAttempts(err, maxAttempts), err
 	}

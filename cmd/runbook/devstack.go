@@ -50,8 +50,20 @@ type devOptions struct {
 	httpPort int
 	// uiPort serves the Temporal Web UI (0 = any; -1 = none).
 	uiPort int
-	// exchanges are extra exchange accounts (config file) besides the
-	// simulator's demo accounts.
+	// seedBots, when set, adds bots after the exchange simulator started
+	// and before the worker registers the actions (runbook bench seeds a
+	// fleet of sub-accounts and bots this way).
+	seedBots func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error)
+	// register adds workflows and activities to the worker before it
+	// starts (runbook bench's floor and hand-written workflows).
+	register func(w worker.Worker)
+	// consumerWorkers is the trigger consumer's parallelism (0 = default).
+	consumerWorkers int
+	// starter: eventSettings.starter ("" = eager).
+	starter string
+	// exchanges are configured exchange accounts (config file): beside the
+	// simulator's demo accounts, or alone when no simulator runs
+	// (exchangeSimPort -1) and the engine talks to an exchange outside.
 	exchanges map[string]xchg.Config
 }
 
@@ -125,6 +137,8 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		approvers:        o.approvers,
 		payloadKeys:      s.payloadKeys,
 		searchAttributes: true,
+		workers:          o.consumerWorkers,
+		starter:          o.starter,
 		// Text on the dev console; secret-looking attributes are masked.
 		logger: observability.NewLogger(observability.LogOptions{Format: "text", Level: slog.LevelWarn, Writer: o.console}),
 	}
@@ -134,7 +148,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if s.sms, err = startDevSMS(o.home, o.oncall, o.console); err != nil {
 		return nil, err
 	}
-	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots, sms: s.sms}
+	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots, sms: s.sms, exchanges: o.exchanges}
 	if o.exchangeSimPort >= 0 {
 		if o.demoBot == "" {
 			o.demoBot = "bot-1"
@@ -156,6 +170,14 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		}
 		deps.bots = mergeBots(deps.bots, s.rehearsals.setup)
 		deps.exchanges = s.rehearsals.withAccounts(deps.exchanges)
+		// After the rehearsal twins: a benchmark fleet gets none.
+		if o.seedBots != nil {
+			extra, err := o.seedBots(ctx, s.exchange, s.secrets)
+			if err != nil {
+				return nil, fmt.Errorf("seed bots: %w", err)
+			}
+			deps.bots = mergeBots(deps.bots, extra)
+		}
 	}
 	reg, err := buildRegistry(deps)
 	if err != nil {
@@ -164,6 +186,9 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	s.worker = newWorker(s.client, o.taskQueue, reg)
 	s.events.wireAudit(reg, s.worker, s.metrics)
 	registerDrill(s.worker, s.client, s.rehearsals)
+	if o.register != nil {
+		o.register(s.worker)
+	}
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}

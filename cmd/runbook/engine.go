@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyresponse/runbook/activities"
@@ -42,6 +43,13 @@ type eventSettings struct {
 	limits    ingest.LimitConfig
 	namespace string
 	taskQueue string
+	// workers is the trigger consumer's parallelism (0 = its default).
+	workers int
+	// starter is how events start incidents: "eager" (default: eager
+	// workflow start, then a signal when the incident exists), "lazy"
+	// (the same without eager dispatch) or "signal-with-start" (one
+	// SignalWithStart call, never eager).
+	starter   string
 	logger    *slog.Logger
 	approvers map[string][]string
 	// searchAttributes sets RunbookName, BotID, Exchange, Severity and
@@ -117,10 +125,19 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 			return fmt.Errorf("blast-radius limiter: %w", err)
 		}
 	}
-	c, err := ingest.NewConsumer(ctx, n.js, ingest.Config{
-		Verifier: &breach.Verifier{Keys: s.keyring, Window: s.window, AllowUnsigned: s.unsigned, Replay: ingest.KVReplayGuard{KV: kv}},
-		Runbooks: books,
-		Starter: &temporalstart.Starter{
+	var starter ingest.Starter
+	switch s.starter {
+	case "", "eager", "lazy":
+		es := &temporalstart.EagerStarter{Client: tc, TaskQueue: s.taskQueue, Actions: cat, Approvers: s.approvers,
+			Lazy: s.starter == "lazy", Context: traceContext}
+		if s.searchAttributes {
+			es.SearchAttributes = func(r ingest.StartRequest) temporal.SearchAttributes {
+				return incidentAttributes(r.Runbook.Name, r.Inputs, r.Exchange, severityOf(r.Event), "event").Typed()
+			}
+		}
+		starter = es
+	case "signal-with-start":
+		starter = &temporalstart.Starter{
 			Service:       tc.WorkflowService(),
 			Namespace:     s.namespace,
 			TaskQueue:     s.taskQueue,
@@ -135,9 +152,17 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 				}
 				return incidentAttributes(r.Runbook.Name, r.Inputs, r.Exchange, severityOf(r.Event), "event").Proto()
 			},
-		},
+		}
+	default:
+		return fmt.Errorf("unknown starter %q (eager, lazy, signal-with-start)", s.starter)
+	}
+	c, err := ingest.NewConsumer(ctx, n.js, ingest.Config{
+		Verifier:     &breach.Verifier{Keys: s.keyring, Window: s.window, AllowUnsigned: s.unsigned, Replay: ingest.KVReplayGuard{KV: kv}},
+		Runbooks:     books,
+		Starter:      starter,
 		Limiter:      lim,
 		RequireMatch: true,
+		Workers:      s.workers,
 		Logger:       s.logger,
 	})
 	if err != nil {
@@ -235,10 +260,11 @@ func severityOf(event map[string]any) string {
 	return ""
 }
 
-// traceHeader continues the trace the event carries (its CloudEvents
+// traceContext continues the trace the event carries (its CloudEvents
 // traceparent extension, set by `runbook event send` or any instrumented
-// publisher) into the incident workflow.
-func traceHeader(ctx context.Context, r ingest.StartRequest) (*commonpb.Header, error) {
+// publisher) in a span around the incident's start; the client's tracing
+// interceptor puts it in the workflow's header.
+func traceContext(ctx context.Context, r ingest.StartRequest) (context.Context, func()) {
 	ev := breach.Event{Extensions: map[string]any{}}
 	for _, k := range []string{observability.ExtTraceParent, observability.ExtTraceState} {
 		if v, ok := r.Event[k]; ok {
@@ -247,6 +273,13 @@ func traceHeader(ctx context.Context, r ingest.StartRequest) (*commonpb.Header, 
 	}
 	ctx, span := otel.Tracer("runbook/ingest").Start(observability.EventContext(ctx, &ev), "breach.start_incident",
 		trace.WithAttributes(attribute.String("incident", r.IncidentID), attribute.String("runbook", r.Runbook.Name)))
-	defer span.End()
+	return ctx, func() { span.End() }
+}
+
+// traceHeader is traceContext for the raw SignalWithStart starter, which
+// bypasses the client's interceptors and so sets the header itself.
+func traceHeader(ctx context.Context, r ingest.StartRequest) (*commonpb.Header, error) {
+	ctx, done := traceContext(ctx, r)
+	defer done()
 	return observability.TemporalHeader(ctx)
 }

@@ -83,6 +83,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newConfigCommand(g),
 		newExchangeSimCommand(g),
 		newDrillCommand(g),
+		newBenchCommand(g),
 	)
 	return root
 }

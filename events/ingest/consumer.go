@@ -48,6 +48,16 @@ type Config struct {
 	// incidents (check and record are not one atomic step).
 	Workers int
 	Logger  *slog.Logger
+	// ClosedTTL is how long the consumer remembers that an incident id
+	// belongs to an incident that already ended, and acks later events
+	// for it as Closed without asking Temporal again. A storm of
+	// duplicates after the incident closed would otherwise cost one
+	// Temporal call (and a mutable-state load from the database) each:
+	// measured, that call is what caps the storm's ingest rate. The cost:
+	// for this long after on-call restarts such an incident by hand
+	// (runbook exec), events for it are not signalled into it. Default
+	// 5s; negative turns the cache off.
+	ClosedTTL time.Duration
 	// Now is the clock for dead-letter timestamps. Default time.Now.
 	Now func() time.Time
 }
@@ -64,6 +74,10 @@ type Consumer struct {
 
 	streamMu sync.Mutex
 	stream   jetstream.Stream
+
+	// closed maps incident ids Temporal reported closed to when it did.
+	closedMu sync.Mutex
+	closed   map[string]time.Time
 }
 
 // NewConsumer creates (or updates) the durable pull consumer on BREACH.
@@ -92,6 +106,9 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config) (*Cons
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ClosedTTL == 0 {
+		cfg.ClosedTTL = 5 * time.Second
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, StreamBreach, jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
@@ -309,6 +326,10 @@ func (c *Consumer) start(ctx context.Context, ev breach.Event, evMap map[string]
 		}
 		req.HoldIrreversible, req.HoldIrreversibleReason = hold, reason
 	}
+	if c.recentlyClosed(m.IncidentID) {
+		c.stats.add(func(s *Stats) { s.Closed++ })
+		return nil
+	}
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.AckWait*2/3)
 	defer cancel()
 	res, err := c.cfg.Starter.StartOrSignal(sctx, req)
@@ -316,6 +337,7 @@ func (c *Consumer) start(ctx context.Context, ev breach.Event, evMap map[string]
 		return err
 	}
 	if res.Closed {
+		c.rememberClosed(m.IncidentID)
 		c.stats.add(func(s *Stats) { s.Closed++ })
 		log.Info("event for an incident that already ended: nothing started", "incident", m.IncidentID, "runbook", m.Runbook.Runbook.Name)
 		return nil
@@ -339,6 +361,43 @@ func (c *Consumer) start(ctx context.Context, ev breach.Event, evMap map[string]
 		log.Debug("evidence signalled", "incident", m.IncidentID)
 	}
 	return nil
+}
+
+// recentlyClosed tells whether Temporal said within ClosedTTL that the
+// incident already ended.
+func (c *Consumer) recentlyClosed(id string) bool {
+	if c.cfg.ClosedTTL < 0 {
+		return false
+	}
+	c.closedMu.Lock()
+	defer c.closedMu.Unlock()
+	at, ok := c.closed[id]
+	if ok && c.cfg.Now().Sub(at) >= c.cfg.ClosedTTL {
+		delete(c.closed, id)
+		return false
+	}
+	return ok
+}
+
+func (c *Consumer) rememberClosed(id string) {
+	if c.cfg.ClosedTTL < 0 {
+		return
+	}
+	now := c.cfg.Now()
+	c.closedMu.Lock()
+	defer c.closedMu.Unlock()
+	if c.closed == nil {
+		c.closed = map[string]time.Time{}
+	}
+	// Bound the map: drop what expired once it grows.
+	if len(c.closed) >= 10000 {
+		for k, at := range c.closed {
+			if now.Sub(at) >= c.cfg.ClosedTTL {
+				delete(c.closed, k)
+			}
+		}
+	}
+	c.closed[id] = now
 }
 
 func dataMap(evMap map[string]any) map[string]any {

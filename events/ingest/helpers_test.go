@@ -89,8 +89,9 @@ type fakeStarter struct {
 	signals  []StartRequest
 	failNext int
 	calls    int
-	delay    time.Duration // per call, to keep work in flight
-	panics   int           // the next n calls panic
+	delay    time.Duration   // per call, to keep work in flight
+	panics   int             // the next n calls panic
+	closed   map[string]bool // incidents that already ended
 }
 
 func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartResult, error) {
@@ -107,6 +108,9 @@ func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartRes
 	if f.failNext > 0 {
 		f.failNext--
 		return StartResult{}, fmt.Errorf("temporal unavailable (injected)")
+	}
+	if f.closed[r.IncidentID] {
+		return StartResult{IncidentID: r.IncidentID, Closed: true}, nil
 	}
 	if f.running == nil {
 		f.running = map[string]bool{}

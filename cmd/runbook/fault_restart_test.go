@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/keyresponse/runbook/events/breach"
+	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/workflows"
+)
+
+// Given the engine as a child process and a publisher streaming signed
+// key_leaked events (one breach per bot, each published three times under
+// distinct event ids: duplicates of the breach),
+// When the engine — NATS and Temporal servers, worker and trigger consumer
+// together — is SIGKILLed a third of the way into the stream and started
+// again on the same state while the publisher keeps going (retrying every
+// publish until JetStream acknowledges it),
+// Then no acknowledged event is lost: every bot gets exactly one incident,
+// it completes, and its sub-account ends with exactly one live key and the
+// leaked key revoked.
+func TestFault_ServersRestartMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills engine processes")
+	}
+	nbots := scaled(12, 5)
+	k := startKillableEngine(t, nbots)
+	dev := k.start()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", k.nport)
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const copies = 3
+	total := nbots * copies
+	var mu sync.Mutex
+	published := 0
+	done := make(chan error, 1)
+	go func() {
+		for c := 0; c < copies; c++ {
+			for _, b := range k.bots {
+				ev, err := breach.Sign(breach.New("fault-test", "key_leaked", breach.Data{Bot: b.ID, Exchange: benchExchange,
+					KeyID: b.Key.ID, Severity: breach.Severity("high"), Source: "fault", Evidence: map[string]any{"copy": c}}, time.Now()), k.keyring, "dev")
+				if err != nil {
+					done <- err
+					return
+				}
+				deadline := time.Now().Add(3 * time.Minute)
+				for {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					_, err := ingest.Publish(ctx, js, ev)
+					cancel()
+					if err == nil {
+						break
+					}
+					if time.Now().After(deadline) {
+						done <- fmt.Errorf("publish %s: %w", ev.ID, err)
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				mu.Lock()
+				published++
+				mu.Unlock()
+				time.Sleep(30 * time.Millisecond)
+			}
+		}
+		done <- nil
+	}()
+	// Kill a third of the way in.
+	for {
+		mu.Lock()
+		p := published
+		mu.Unlock()
+		if p >= total/3 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	dev.kill()
+	dev = k.start()
+	if err := <-done; err != nil {
+		t.Fatalf("publisher: %v\n%s", err, dev.out.String())
+	}
+	c := cli{t: t, home: k.home}
+	for _, b := range k.bots {
+		id := ingest.IncidentID(benchRunbook, b.ID, b.Key.ID)
+		st := c.waitFor(id, "the incident to end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })
+		if st.Status != workflows.StatusSucceeded {
+			t.Errorf("%s: %s", id, summary(st))
+			continue
+		}
+		live, oldRevoked := 0, false
+		for _, key := range k.ex.sim.Keys(benchExchange, b.Sub.ID, true) {
+			if !key.Revoked {
+				live++
+			}
+			if key.ID == b.Key.ID && key.Revoked {
+				oldRevoked = true
+			}
+		}
+		if live != 1 || !oldRevoked {
+			t.Errorf("%s: %d live keys, leaked key revoked %v", b.ID, live, oldRevoked)
+		}
+	}
+	l := c.run("list", "--output", "json")
+	for _, b := range k.bots {
+		if n := strings.Count(l.stdout, `"incident_id": "`+ingest.IncidentID(benchRunbook, b.ID, b.Key.ID)+`"`); n != 1 {
+			t.Errorf("%s: %d incidents listed, want 1", b.ID, n)
+		}
+	}
+}
