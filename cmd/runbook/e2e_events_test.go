@@ -52,8 +52,18 @@ func TestE2E_BreachEventStartsOneIncident(t *testing.T) {
 	})
 
 	// Then: one incident.
-	l := c.run("list", "--output", "json")
-	if n := strings.Count(l.stdout, `"incident_id": "e2e-breach:`); n != 1 {
+	l := nats("list", "--output", "json")
+	var listed struct {
+		Incidents []incidentSummary `json:"incidents"`
+	}
+	mustUnmarshal(t, l.stdout, &listed)
+	n := 0
+	for _, inc := range listed.Incidents {
+		if strings.HasPrefix(inc.IncidentID, "e2e-breach:") {
+			n++
+		}
+	}
+	if n != 1 {
 		t.Errorf("list shows %d e2e-breach incidents, want 1:\n%s", n, l.stdout)
 	}
 	if got := stats(stack).Started; got != 1 {

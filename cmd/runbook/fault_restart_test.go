@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,9 +114,19 @@ func TestFault_ServersRestartMidStream(t *testing.T) {
 			t.Errorf("%s: %d live keys, leaked key revoked %v", b.ID, live, oldRevoked)
 		}
 	}
-	l := c.run("list", "--output", "json")
+	l := c.run("list", "--output", "json", "--limit", "100")
+	var listed struct {
+		Incidents []incidentSummary `json:"incidents"`
+	}
+	mustUnmarshal(t, l.stdout, &listed)
 	for _, b := range k.bots {
-		if n := strings.Count(l.stdout, `"incident_id": "`+ingest.IncidentID(benchRunbook, b.ID, b.Key.ID)+`"`); n != 1 {
+		n := 0
+		for _, inc := range listed.Incidents {
+			if inc.IncidentID == ingest.IncidentID(benchRunbook, b.ID, b.Key.ID) {
+				n++
+			}
+		}
+		if n != 1 {
 			t.Errorf("%s: %d incidents listed, want 1", b.ID, n)
 		}
 	}
