@@ -40,7 +40,7 @@ func (r *run) compensate(ctx workflow.Context) []string {
 		ss.Compensation = cs
 		r.start(ctx, cs, StatusRunning)
 
-		params, err := newCompRenderer(r.scope(), r.params[id], ss.Outputs).params(with)
+		params, err := renderCompensation(with, r.scope(), r.params[id], ss.Outputs)
 		if err != nil {
 			cs.Error = err.Error()
 			r.end(ctx, cs, StatusFailed)
