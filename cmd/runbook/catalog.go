@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 
@@ -57,14 +58,15 @@ func buildRegistry(d actionDeps) (*activities.Registry, error) {
 }
 
 // catalog returns the registry for validation and planning only.
-func catalog() *activities.Registry {
+// It is built once: validation and planning call it for every runbook.
+var catalog = sync.OnceValue(func() *activities.Registry {
 	r, err := buildRegistry(actionDeps{})
 	if err != nil {
 		// The list is static: a failure here is a programming error.
 		panic(fmt.Sprintf("action registry: %v", err))
 	}
 	return r
-}
+})
 
 // allowedHosts is http.allowed_hosts from the config (or
 // RUNBOOK_HTTP_ALLOWED_HOSTS): host or host:port entries, or URLs.
