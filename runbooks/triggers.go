@@ -20,6 +20,16 @@ func (v *checker) checkTriggers() {
 		if t.Dedup != "" {
 			v.checkTemplates(t.Dedup, path+".dedup", ctx)
 		}
+		if f := t.Fleet; f != nil {
+			if strings.TrimSpace(f.Runbook) == "" {
+				v.at(path+".fleet.runbook", "fleet runbook name is empty")
+			} else if f.Runbook == v.rb.Name {
+				v.at(path+".fleet.runbook", "a runbook cannot be its own fleet runbook")
+			}
+			if f.MinBots < 2 {
+				v.at(path+".fleet.min_bots", "min_bots is %d; a fleet is at least 2 bots", f.MinBots)
+			}
+		}
 		names := make([]string, 0, len(t.Inputs))
 		for k := range t.Inputs {
 			names = append(names, k)

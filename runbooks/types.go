@@ -51,6 +51,22 @@ type Trigger struct {
 	Inputs map[string]string `json:"inputs,omitempty" yaml:"inputs,omitempty"`
 	// Dedup is an optional template whose value joins bot+runbook in the incident id.
 	Dedup string `json:"dedup,omitempty" yaml:"dedup,omitempty"`
+	// Fleet hands a mass breach to a fleet runbook: when one fetched batch
+	// of events holds new incidents of this trigger for at least MinBots
+	// distinct bots of one exchange, the trigger consumer starts the fleet
+	// runbook once for all of them (it contains them together, then starts
+	// the per-bot incidents) instead of one workflow per bot.
+	Fleet *FleetRoute `json:"fleet,omitempty" yaml:"fleet,omitempty"`
+}
+
+// FleetRoute names the runbook that contains many bots of one exchange at
+// once, and from how many bots on it is used.
+type FleetRoute struct {
+	// Runbook is the fleet runbook's name. It takes the inputs exchange
+	// (string), targets (list of {bot, key_id, severity}) and severity.
+	Runbook string `json:"runbook" yaml:"runbook"`
+	// MinBots is the smallest group handed to the fleet runbook (>= 2).
+	MinBots int `json:"min_bots" yaml:"min_bots"`
 }
 
 // OnFailure says what happens to the incident when a step fails for good.

@@ -21,6 +21,10 @@ const (
 	UpdateDeny     = "deny"     // Decision
 	UpdateAbort    = "abort"    // Decision
 	SignalEvidence = "evidence" // Evidence: later events for a running incident
+	// SignalEvidenceBatch carries []Evidence: what the trigger consumer
+	// collected for one incident from one fetched batch, in stream order.
+	// Each element is handled exactly like one SignalEvidence.
+	SignalEvidenceBatch = "evidence-batch"
 )
 
 // The updates take a Decision and return no value. Their validators reject,

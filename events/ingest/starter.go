@@ -28,6 +28,11 @@ type StartRequest struct {
 	Event map[string]any
 	// Evidence is what a running incident receives as SignalEvidence.
 	Evidence workflows.Evidence
+	// MoreEvidence are later events of the same fetched batch for the same
+	// incident, in stream order. The Starter delivers them after Evidence
+	// in one SignalEvidenceBatch (whether it started or signalled), so a
+	// storm costs one Temporal call per incident per batch, not per event.
+	MoreEvidence []workflows.Evidence
 	// StartedBy is the event's source.
 	StartedBy string
 	// Exchange is data.exchange, for the blast-radius limiter.
