@@ -73,3 +73,23 @@ func activityOptions(st runbooks.Step, activityID string) (workflow.ActivityOpti
 		Summary:             summary,
 	}, rp.MaximumAttempts
 }
+
+// retryBudget is the longest all attempts of an activity can take under
+// its retry policy: every attempt running to its timeout plus every
+// backoff between attempts. Capped at a day (an unlimited policy).
+func retryBudget(timeout time.Duration, rp *temporal.RetryPolicy) time.Duration {
+	const ceiling = 24 * time.Hour
+	if rp == nil || rp.MaximumAttempts <= 0 {
+		return ceiling
+	}
+	total := time.Duration(0)
+	interval := rp.InitialInterval
+	for i := int32(0); i < rp.MaximumAttempts && total < ceiling; i++ {
+		total += timeout
+		if i+1 < rp.MaximumAttempts {
+			total += interval
+			interval = min(time.Duration(float64(interval)*rp.BackoffCoefficient), rp.MaximumInterval)
+		}
+	}
+	return min(total, ceiling)
+}

@@ -120,11 +120,17 @@ func (r *run) execute(ctx workflow.Context, st runbooks.Step, activityID string,
 	var err error
 	if st.Local {
 		// Same timeout and retry policy; the local activity runs in this
-		// worker and its result is recorded as a marker.
+		// worker and its result is recorded as a marker. The SDK defaults
+		// a local activity's ScheduleToClose to its StartToClose, which
+		// would make the step's timeout the budget of all its attempts
+		// (a 10 s lockout step with 30 attempts failed for good after one
+		// hung call during a NATS restart); give it the same budget a
+		// remote activity has.
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: opts.StartToCloseTimeout,
-			RetryPolicy:         opts.RetryPolicy,
-			Summary:             opts.Summary,
+			StartToCloseTimeout:    opts.StartToCloseTimeout,
+			ScheduleToCloseTimeout: retryBudget(opts.StartToCloseTimeout, opts.RetryPolicy),
+			RetryPolicy:            opts.RetryPolicy,
+			Summary:                opts.Summary,
 		})
 		err = workflow.ExecuteLocalActivity(lctx, req.Action, req).Get(lctx, &res)
 	} else {

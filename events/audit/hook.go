@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,17 +42,32 @@ type Hook struct {
 	// Timeout bounds each append; the activity's own context is not used
 	// for the deadline because a timed-out activity must still get its
 	// failure recorded.
-	Timeout    time.Duration
+	Timeout time.Duration
+	// TryTimeout bounds one try of an append inside Timeout. A request
+	// in flight when the NATS server goes away gets no answer at all: one
+	// try waiting out the whole Timeout would lose the record, several
+	// shorter tries write it once the client has reconnected. Default 2s.
+	TryTimeout time.Duration
 	Logger     *slog.Logger
 	KeyActions map[string]string
 	failures   atomic.Int64
+	// started holds, per running attempt, the write of its started record:
+	// the action does not wait for it (containment first), the attempt's
+	// end record waits for it (so the chain keeps started before ended).
+	started sync.Map // attemptKey -> chan struct{}
+}
+
+type attemptKey struct {
+	incident, step string
+	attempt        int32
+	compensation   bool
 }
 
 var _ activities.Hook = (*Hook)(nil)
 
 // NewHook returns a hook writing to s with the default settings.
 func NewHook(s *Store) *Hook {
-	return &Hook{Store: s, Timeout: 10 * time.Second, Logger: slog.Default(), KeyActions: DefaultKeyActions}
+	return &Hook{Store: s, Timeout: 30 * time.Second, TryTimeout: 2 * time.Second, Logger: slog.Default(), KeyActions: DefaultKeyActions}
 }
 
 // Failures is how many facts this hook could not write.
@@ -63,11 +79,27 @@ func (h *Hook) ActionStarted(ctx context.Context, req runbooks.ActionRequest, at
 	if attempt > 1 {
 		kind = StepRetried
 	}
-	h.append(ctx, StepFact(req.IncidentID, req.StepID, kind, attempt, req.Compensation, map[string]string{"action": req.Action}))
+	rec := StepFact(req.IncidentID, req.StepID, kind, attempt, req.Compensation, map[string]string{"action": req.Action})
+	rec.Run = runOf(ctx, rec.Run)
+	done := make(chan struct{})
+	h.started.Store(attemptKey{req.IncidentID, req.StepID, attempt, req.Compensation}, done)
+	go func() {
+		defer close(done)
+		h.append(context.WithoutCancel(ctx), rec)
+	}()
+}
+
+// waitStarted waits until the attempt's started record is written (or its
+// append gave up).
+func (h *Hook) waitStarted(req runbooks.ActionRequest, attempt int32) {
+	if v, ok := h.started.LoadAndDelete(attemptKey{req.IncidentID, req.StepID, attempt, req.Compensation}); ok {
+		<-v.(chan struct{})
+	}
 }
 
 // ActionFinished implements activities.Hook.
 func (h *Hook) ActionFinished(ctx context.Context, req runbooks.ActionRequest, attempt int32, res runbooks.ActionResult, err error) {
+	h.waitStarted(req, attempt)
 	if err != nil {
 		a := map[string]string{"action": req.Action, "error": err.Error(), "retryable": fmt.Sprint(retryable(err))}
 		if t := activities.ErrorType(err); t != "" {
@@ -104,14 +136,35 @@ func (h *Hook) ActionFinished(ctx context.Context, req runbooks.ActionRequest, a
 	}
 }
 
+// append writes rec, trying again (Append is idempotent per fact) until
+// it is written or Timeout is spent.
 func (h *Hook) append(ctx context.Context, rec Record) {
 	rec.Run = runOf(ctx, rec.Run)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.Timeout)
-	defer cancel()
-	if _, err := h.Store.Append(ctx, rec); err != nil {
-		h.failures.Add(1)
-		h.Logger.Error("audit record not written", "incident", rec.IncidentID, "kind", rec.Kind, "step", rec.Step, "err", err)
+	try := h.TryTimeout
+	if try <= 0 || try > h.Timeout {
+		try = h.Timeout
 	}
+	deadline := time.Now().Add(h.Timeout)
+	var err error
+	for attempt := 0; ; attempt++ {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(try, left))
+		_, err = h.Store.Append(tctx, rec)
+		cancel()
+		if err == nil {
+			return
+		}
+		pause := min(time.Duration(attempt+1)*100*time.Millisecond, time.Second)
+		if time.Until(deadline) <= pause {
+			break
+		}
+		time.Sleep(pause)
+	}
+	h.failures.Add(1)
+	h.Logger.Error("audit record not written", "incident", rec.IncidentID, "kind", rec.Kind, "step", rec.Step, "err", err)
 }
 
 // keyChange gathers what the action reported about the key it changed.

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/activity"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -222,5 +226,147 @@ func TestRecordActivity(t *testing.T) {
 	var ae *temporal.ApplicationError
 	if !errors.As(err, &ae) || !ae.NonRetryable() || ae.Type() != activities.ErrInvalidParams {
 		t.Fatalf("bad record: err = %v, want a non-retryable InvalidParams error", err)
+	}
+}
+
+// Given a worker whose connection to NATS goes dead while an action runs
+// (requests written into it are never answered: what a client sees when
+// its server dies mid-request),
+// When the connection drops a moment later and the client reconnects,
+// Then the action's started and succeeded records are both in the trail:
+// the hook gave up on the lost request and tried again, within its budget.
+func TestHookWritesThroughALostRequest(t *testing.T) {
+	n := startNATS(t)
+	px := newBlackholeProxy(t, n.srv.Addr().String())
+	nc, err := nats.Connect("nats://"+px.addr(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EnsureStream(context.Background(), js, StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hook := NewHook(NewStore(js))
+	hook.Timeout, hook.TryTimeout = 4*time.Second, 300*time.Millisecond
+	hook.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg, err := activities.NewRegistry(hookActions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.AddHook(hook)
+
+	px.blackhole(true)
+	go func() {
+		time.Sleep(time.Second)
+		px.blackhole(false)
+		px.dropAll() // the client notices, reconnects through the proxy
+	}()
+	var ts testsuite.WorkflowTestSuite
+	ts.SetLogger(quietLogger)
+	env := ts.NewTestActivityEnvironment()
+	reg.RegisterWith(env)
+	if _, err := env.ExecuteActivity("bot.freeze", runbooks.ActionRequest{IncidentID: incident, StepID: "freeze", Action: "bot.freeze"}); err != nil {
+		t.Fatal(err)
+	}
+	if hook.Failures() != 0 {
+		t.Fatalf("Failures = %d, want 0: the records should have been written after the reconnect", hook.Failures())
+	}
+	recs, err := Load(context.Background(), n.connect(t), incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []Kind
+	for _, r := range recs {
+		kinds = append(kinds, r.Kind)
+	}
+	if len(kinds) != 2 || kinds[0] != StepStarted || kinds[1] != StepSucceeded {
+		t.Fatalf("records %v, want [step.started step.succeeded]", kinds)
+	}
+	if err := Verify(recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blackholeProxy forwards TCP to a NATS server; while black-holed it
+// swallows what the client sends (the client's writes succeed, nothing
+// reaches the server, nothing comes back).
+type blackholeProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	hole   bool
+	conns  []net.Conn
+}
+
+func newBlackholeProxy(t *testing.T, target string) *blackholeProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &blackholeProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.dropAll() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go p.pipe(s, c, false)
+			go p.pipe(c, s, true)
+		}
+	}()
+	return p
+}
+
+func (p *blackholeProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *blackholeProxy) blackhole(on bool) {
+	p.mu.Lock()
+	p.hole = on
+	p.mu.Unlock()
+}
+
+func (p *blackholeProxy) dropAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// pipe copies src to dst; client-to-server bytes are dropped while
+// black-holed.
+func (p *blackholeProxy) pipe(dst, src net.Conn, fromClient bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			drop := fromClient && p.hole
+			p.mu.Unlock()
+			if !drop {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
 	}
 }
