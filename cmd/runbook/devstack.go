@@ -65,6 +65,10 @@ type devOptions struct {
 	// simulator's demo accounts, or alone when no simulator runs
 	// (exchangeSimPort -1) and the engine talks to an exchange outside.
 	exchanges map[string]xchg.Config
+	// exchangeTimeout, when set, bounds each HTTP request to an exchange
+	// (the adapters' timeout_ms; default 30s): the fault suite makes slow
+	// answers time out without waiting half a minute each.
+	exchangeTimeout time.Duration
 }
 
 // devStack is everything `runbook dev` runs in one process.
@@ -179,6 +183,9 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			deps.bots = mergeBots(deps.bots, extra)
 		}
 	}
+	if o.exchangeTimeout > 0 {
+		deps.exchanges = withRequestTimeout(deps.exchanges, o.exchangeTimeout)
+	}
 	reg, err := buildRegistry(deps)
 	if err != nil {
 		return nil, err
@@ -274,4 +281,20 @@ func (s *devStack) uiURL() string {
 		return "(none)"
 	}
 	return s.ui.URL()
+}
+
+// withRequestTimeout returns a copy of accounts whose adapters time out
+// each HTTP request after d.
+func withRequestTimeout(accounts map[string]xchg.Config, d time.Duration) map[string]xchg.Config {
+	out := make(map[string]xchg.Config, len(accounts))
+	for name, c := range accounts {
+		opts := make(map[string]any, len(c.Options)+1)
+		for k, v := range c.Options {
+			opts[k] = v
+		}
+		opts["timeout_ms"] = int(d / time.Millisecond)
+		c.Options = opts
+		out[name] = c
+	}
+	return out
 }

@@ -14,20 +14,26 @@ import (
 
 // Given the engine, bots on the exchange simulator, 30 % of exchange calls
 // failing (429 with Retry-After, 5xx, dropped connections, connections
-// dropped after the exchange acted) and the SMS provider down,
-// When a signed key_leaked event arrives for each of several bots,
+// dropped after the exchange acted) and 6 % more answering slower than the
+// engine's request timeout, and the SMS provider down,
+// When a signed key_leaked event arrives for each of several bots, and the
+// SMS provider comes back once every first page has failed,
 // Then every incident completes: the leaked key is revoked and exactly one
 // new key exists on each sub-account; the failed SMS pages are recorded as
-// failed steps (containment goes on without them); and every retried
-// exchange call shows in the incident's audit trail as a failed attempt
-// followed by a retry.
+// failed steps with their error class (containment goes on without them)
+// and the closing summary text goes out once the provider is back; and the
+// incidents' audit trails show each kind of injected exchange fault as a
+// failed attempt of its class followed by a retry.
 func TestFault_ContainUnderExchangeFaultsAndSMSDown(t *testing.T) {
 	n := scaled(3, 10)
-	f := startFaultEnv(t, n)
+	f := startFaultEnvWith(t, n, func(o *devOptions) { o.exchangeTimeout = 700 * time.Millisecond })
 	sim := f.env.fleet.sim
 	sim.SetFaults(exchangesim.Faults{RateLimit: 0.08, ServerError: 0.08, Drop: 0.07, DropAfter: 0.07,
+		Slow: 0.06, SlowDelay: 1500 * time.Millisecond,
 		RetryAfter: time.Second, Seed: 30, Exchanges: []string{benchExchange}})
-	f.env.stack.sms.sim.FailNext(twiliosim.Down, 1000)
+	twilio := f.env.stack.sms.sim
+	twilio.FailNext(twiliosim.Down, 1000)
+	smsBefore := len(twilio.Messages())
 
 	ctx := context.Background()
 	for _, b := range f.bots {
@@ -35,7 +41,31 @@ func TestFault_ContainUnderExchangeFaultsAndSMSDown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Twilio comes back once every incident's first page failed for good.
+	healed := make(chan struct{})
+	go func() {
+		defer close(healed)
+		deadline := time.Now().Add(3 * time.Minute)
+		for time.Now().Before(deadline) {
+			failed := 0
+			for _, b := range f.bots {
+				var st workflows.IncidentState
+				id := ingest.IncidentID(benchRunbook, b.ID, b.Key.ID)
+				if v, err := f.env.stack.client.QueryWorkflow(ctx, id, "", workflows.QueryState); err == nil && v.Get(&st) == nil {
+					if stepByID(st, "page_oncall").Status == workflows.StatusFailed {
+						failed++
+					}
+				}
+			}
+			if failed == len(f.bots) {
+				twilio.Recover()
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
 	retriedSteps := 0
+	errorTypes := map[string]int{}
 	for _, b := range f.bots {
 		id := ingest.IncidentID(benchRunbook, b.ID, b.Key.ID)
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
@@ -81,16 +111,29 @@ func TestFault_ContainUnderExchangeFaultsAndSMSDown(t *testing.T) {
 			if r.Kind == audit.StepRetried && failedAttempts[r.Step] {
 				retriedSteps++
 			}
+			if r.Kind == audit.StepFailed && r.Step != "page_oncall" && r.Step != "summary" {
+				errorTypes[r.Attr("error_type")]++
+			}
 		}
-		var smsFailed bool
+		var smsFailed, summarySent bool
 		for _, r := range recs {
-			if r.Kind == audit.StepFailed && r.Step == "page_oncall" {
+			if r.Kind == audit.StepFailed && r.Step == "page_oncall" && r.Attr("error_type") != "" {
 				smsFailed = true
+			}
+			if r.Kind == audit.NotificationSent && r.Step == "summary" {
+				summarySent = true
 			}
 		}
 		if !smsFailed {
-			t.Errorf("%s: the failed SMS page is not in the audit trail", b.ID)
+			t.Errorf("%s: the failed SMS page (with its error class) is not in the audit trail", b.ID)
 		}
+		if !summarySent {
+			t.Errorf("%s: the closing summary text is not in the audit trail although the SMS provider came back", b.ID)
+		}
+	}
+	<-healed
+	if sent := len(twilio.Messages()) - smsBefore; sent < len(f.bots) {
+		t.Errorf("%d texts went out after the SMS provider came back, want at least one summary per incident (%d)", sent, len(f.bots))
 	}
 	injected := sim.InjectedFaults()
 	total := 0
@@ -103,5 +146,15 @@ func TestFault_ContainUnderExchangeFaultsAndSMSDown(t *testing.T) {
 	if retriedSteps == 0 {
 		t.Errorf("exchange faults injected (%v) but no failed-then-retried attempt in any audit trail", injected)
 	}
-	t.Logf("injected exchange faults %v; retried attempts in audit trails: %d", injected, retriedSteps)
+	// Each kind of fault shows as the error class it maps to.
+	classOf := map[exchangesim.FaultKind]string{
+		"rate_limit": "RateLimited", "server_error": "ExchangeUnavailable",
+		"drop": "NetworkError", "drop_after": "NetworkError", "slow": "NetworkError",
+	}
+	for kind, n := range injected {
+		if c, ok := classOf[kind]; ok && n > 0 && errorTypes[c] == 0 {
+			t.Errorf("%d %s faults injected but no failed attempt of class %s in any audit trail (classes seen: %v)", n, kind, c, errorTypes)
+		}
+	}
+	t.Logf("injected exchange faults %v; failed attempts by class in audit trails %v; retried attempts: %d", injected, errorTypes, retriedSteps)
 }

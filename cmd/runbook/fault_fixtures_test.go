@@ -36,6 +36,13 @@ type faultEnv struct {
 
 func startFaultEnv(t *testing.T, bots int) *faultEnv {
 	t.Helper()
+	return startFaultEnvWith(t, bots, nil)
+}
+
+// startFaultEnvWith is startFaultEnv with a chance to adjust the dev
+// stack's options first.
+func startFaultEnvWith(t *testing.T, bots int, adjust func(*devOptions)) *faultEnv {
+	t.Helper()
 	g := &globals{}
 	all, err := g.triggerBooks()
 	if err != nil {
@@ -53,7 +60,7 @@ func startFaultEnv(t *testing.T, bots int) *faultEnv {
 	}
 	t.Cleanup(fl.close)
 	e := &benchEnv{fleet: fl, groups: map[string][]*fleetBot{}, hooks: newBenchHooks(), out: os.Stderr}
-	stack, err := startDevStack(context.Background(), devOptions{
+	o := devOptions{
 		home: t.TempDir(), taskQueue: "runbook", console: os.Stderr, identity: "fault",
 		books:           func() []ingest.LoadedRunbook { return books },
 		exchangeSimPort: 0, demoBotPort: -1, httpPort: -1,
@@ -63,7 +70,11 @@ func startFaultEnv(t *testing.T, bots int) *faultEnv {
 			return setup, err
 		},
 		register: e.hooks.register,
-	})
+	}
+	if adjust != nil {
+		adjust(&o)
+	}
+	stack, err := startDevStack(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

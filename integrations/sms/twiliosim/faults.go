@@ -31,6 +31,13 @@ func (s *Server) FailNext(f Fault, n int) {
 	}
 }
 
+// Recover drops every queued fault: the provider is healthy again.
+func (s *Server) Recover() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // takeFault counts the request and returns the fault it must suffer.
 func (s *Server) takeFault() (Fault, bool) {
 	s.mu.Lock()
