@@ -9,6 +9,7 @@ import (
 	"time"
 
 	exact "github.com/keyresponse/runbook/activities/exchange"
+	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	ibot "github.com/keyresponse/runbook/integrations/bot"
 	"github.com/keyresponse/runbook/integrations/bot/bottest"
 	"github.com/keyresponse/runbook/integrations/bot/webhook"
@@ -140,10 +141,24 @@ func (f *fleet) close() {
 // holds), stores each bot's key and webhook signing key in the secret store,
 // and returns the bots' configuration for the engine.
 func (f *fleet) seed(ctx context.Context, ex *devExchange, store secrets.Store, prefix string, n int) ([]*fleetBot, botSetup, error) {
+	return f.seedOn(ctx, ex, store, prefix, n, benchExchange)
+}
+
+// seedOn is seed with the bots' exchange account named account: any other
+// name than the simulator's own becomes an alias of it (same exchange, same
+// management key), so one fleet can be breached account-wide alone.
+func (f *fleet) seedOn(ctx context.Context, ex *devExchange, store secrets.Store, prefix string, n int, account string) ([]*fleetBot, botSetup, error) {
 	setup := botSetup{facts: map[string]botFacts{}}
 	demo, ok := ex.demo.Find(benchExchange)
 	if !ok {
 		return nil, setup, fmt.Errorf("no %s demo account", benchExchange)
+	}
+	if account != benchExchange {
+		cfg, ok := ex.accounts[benchExchange]
+		if !ok {
+			return nil, setup, fmt.Errorf("no %s account to alias", benchExchange)
+		}
+		setup.accounts = map[string]xchg.Config{account: cfg}
 	}
 	f.sim = ex.sim
 	var out []*fleetBot
@@ -180,8 +195,8 @@ func (f *fleet) seed(ctx context.Context, ex *devExchange, store secrets.Store, 
 		b := newBenchBot()
 		recv[id] = webhook.NewReceiver(id, signing, b)
 		setup.controllers = append(setup.controllers, ibot.BotConfig{ID: id, Kind: ibot.KindWebhook, URL: f.url + "/bots/" + id,
-			SigningKeyRef: signingRef, Exchange: benchExchange, Account: benchExchange})
-		setup.facts[id] = botFacts{account: benchExchange, subAccount: subRef, ips: []string{benchBotIP},
+			SigningKeyRef: signingRef, Exchange: benchExchange, Account: account})
+		setup.facts[id] = botFacts{account: account, subAccount: subRef, ips: []string{benchBotIP},
 			engineIPs: []string{demoEngineIP}, keyID: key.ID, verifyFrom: benchBotIP}
 		out = append(out, &fleetBot{ID: id, Sub: sub, Key: key, State: b})
 	}

@@ -22,6 +22,10 @@ import (
 type botSetup struct {
 	controllers []ibot.BotConfig
 	facts       map[string]botFacts
+	// accounts are exchange accounts the bots add (the bench's fleets use
+	// aliases of the simulator's account so an account-wide breach of one
+	// fleet touches no other bot).
+	accounts map[string]xchg.Config
 }
 
 // botFacts is one bot's static configuration; the current key comes from

@@ -115,6 +115,14 @@ func mergeBots(a, b botSetup) botSetup {
 	for k, v := range b.facts {
 		out.facts[k] = v
 	}
+	for _, m := range []map[string]xchg.Config{a.accounts, b.accounts} {
+		for k, v := range m {
+			if out.accounts == nil {
+				out.accounts = map[string]xchg.Config{}
+			}
+			out.accounts[k] = v
+		}
+	}
 	return out
 }
 

@@ -181,6 +181,16 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 				return nil, fmt.Errorf("seed bots: %w", err)
 			}
 			deps.bots = mergeBots(deps.bots, extra)
+			if len(extra.accounts) > 0 {
+				merged := make(map[string]xchg.Config, len(deps.exchanges)+len(extra.accounts))
+				for k, v := range deps.exchanges {
+					merged[k] = v
+				}
+				for k, v := range extra.accounts {
+					merged[k] = v
+				}
+				deps.exchanges = merged
+			}
 		}
 	}
 	if o.exchangeTimeout > 0 {
