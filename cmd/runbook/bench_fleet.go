@@ -9,10 +9,10 @@ import (
 	"time"
 
 	exact "github.com/keyresponse/runbook/activities/exchange"
-	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	ibot "github.com/keyresponse/runbook/integrations/bot"
 	"github.com/keyresponse/runbook/integrations/bot/bottest"
 	"github.com/keyresponse/runbook/integrations/bot/webhook"
+	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/secrets"
 )
