@@ -54,8 +54,8 @@ func (a *Adapter) Close() error {
 	return nil
 }
 
-// Pool is the adapter's client pool (tests and benchmarks count builds).
-func (a *Adapter) Pool() *ccxtutil.Pool[*ccxt.Binance] { return a.pool }
+// ClientPool reports on the adapter's pool of built ccxt clients.
+func (a *Adapter) ClientPool() ccxtutil.PoolStats { return a.pool }
 
 // Purposes of pooled clients: the same credential used for different jobs
 // gets different clients, so state one job loads (markets) never meets

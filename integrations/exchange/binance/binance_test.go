@@ -127,3 +127,11 @@ func TestUnavailableSourceAddressIsInvalid(t *testing.T) {
 		t.Fatalf("verify from an address this host lacks: err = %v, want invalid (not retried)", err)
 	}
 }
+
+func TestReusedClientsClassifyLikeFresh(t *testing.T) {
+	exchangetest.ReusedClientsClassifyLikeFresh(t, dialect)
+}
+
+func TestClientsAreReused(t *testing.T) { exchangetest.ClientsAreReused(t, dialect) }
+
+func TestLockoutRequests(t *testing.T) { exchangetest.LockoutRequests(t, dialect, 1) }

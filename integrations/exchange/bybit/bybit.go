@@ -79,8 +79,8 @@ func (a *Adapter) Close() error {
 	return nil
 }
 
-// Pool is the adapter's client pool (tests count builds).
-func (a *Adapter) Pool() *ccxtutil.Pool[*ccxt.Bybit] { return a.pool }
+// ClientPool reports on the adapter's pool of built ccxt clients.
+func (a *Adapter) ClientPool() ccxtutil.PoolStats { return a.pool }
 
 // Purposes of pooled clients (see the Binance adapter).
 const (

@@ -232,6 +232,13 @@ func (p *Pool[E]) removeLocked(el *list.Element) {
 	p.lru.Remove(el)
 }
 
+// PoolStats is what tests and benchmarks read from an adapter's pool
+// (adapters expose it as ClientPool()).
+type PoolStats interface {
+	Built() int
+	Idle(apiKey string) int
+}
+
 // Idle is how many idle clients the pool holds for the key apiKey.
 func (p *Pool[E]) Idle(apiKey string) int {
 	p.mu.Lock()

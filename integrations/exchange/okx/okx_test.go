@@ -164,3 +164,11 @@ func TestTradeOnlyKeyCannotWithdraw(t *testing.T) {
 }
 
 func TestFaultsAreClassified(t *testing.T) { exchangetest.FaultsAreClassified(t, dialect) }
+
+func TestReusedClientsClassifyLikeFresh(t *testing.T) {
+	exchangetest.ReusedClientsClassifyLikeFresh(t, dialect)
+}
+
+func TestClientsAreReused(t *testing.T) { exchangetest.ClientsAreReused(t, dialect) }
+
+func TestLockoutRequests(t *testing.T) { exchangetest.LockoutRequests(t, dialect, 1) }
