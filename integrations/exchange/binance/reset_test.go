@@ -25,7 +25,10 @@ func TestPooledClientForgetsEarlierAuthentication(t *testing.T) {
 	c := exchangetest.Ctx(t)
 	a := f.Ex.(*Adapter)
 	bot := f.BotCred()
-	flag := func(ex *ccxt.Binance) bool { v, _ := ex.Options.Load("hasAlreadyAuthenticatedSuccessfully"); return v == true }
+	flag := func(ex *ccxt.Binance) bool {
+		v, _ := ex.Options.Load("hasAlreadyAuthenticatedSuccessfully")
+		return v == true
+	}
 	var warmed *ccxt.Binance
 	if err := a.with(c, forBot, bot, "", func(ex *ccxt.Binance) error {
 		warmed = ex
