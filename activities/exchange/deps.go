@@ -98,16 +98,17 @@ func LoadCredential(ctx context.Context, store secrets.Store, ref string) (xchg.
 	return c, nil
 }
 
-// ManagementRefresh is how long ConfigResolver trusts a management
+// managementRefresh is how long ConfigResolver trusts a management
 // credential it loaded from the secret store before reading the reference
-// again: a rotated secret is picked up within this time.
-const ManagementRefresh = 10 * time.Second
+// again: a rotated secret is picked up within this time. Reading it on
+// every call would put a secret-store round trip in front of every lockout.
+var managementRefresh = 10 * time.Second
 
 // ConfigResolver opens each configured account once and keeps the adapter
 // (and so its pool of built ccxt clients). A config whose Management
 // credential is empty but names ManagementKeyRef loads it from store (the
 // management key lives in the secret store, never in config files handed
-// to bots); the reference is read again after ManagementRefresh, and when
+// to bots); the reference is read again after managementRefresh (10 s), and when
 // the secret changed the old adapter is closed — its clients are never
 // used with the old secret again — and a new one opened.
 func ConfigResolver(cfgs map[string]xchg.Config, store secrets.Store) func(ctx context.Context, name string) (xchg.Exchange, error) {
@@ -128,7 +129,7 @@ func ConfigResolver(cfgs map[string]xchg.Config, store secrets.Store) func(ctx c
 		}
 		o, have := open[name]
 		fromStore := cfg.Management.Empty() && cfg.ManagementKeyRef != ""
-		if have && (!fromStore || time.Since(o.loaded) < ManagementRefresh) {
+		if have && (!fromStore || time.Since(o.loaded) < managementRefresh) {
 			return o.ex, nil
 		}
 		if fromStore {

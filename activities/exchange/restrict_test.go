@@ -290,3 +290,73 @@ func TestRestrictKeysValidation(t *testing.T) {
 		}
 	}
 }
+
+// exchange.set_ip_whitelist on a leaked key without whitelist: the lockout
+// is the first and only request the exchange sees (no list or read before
+// it), and the outputs say the previous list was not read.
+func TestSetIPWhitelistWritesFirst(t *testing.T) {
+	w := newWorld(t, dialectCases[0], 9)
+	w.sim.ResetCalls()
+	res, err := w.run(t, "lockout", "exchange.set_ip_whitelist", map[string]any{
+		"exchange": w.ex, "sub_account": w.subRef, "key_id": w.demo.Bot.ID, "ips": []any{botIP, engineIP}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := w.sim.Calls(exchangesim.CallFilter{})
+	if len(calls) != 1 || calls[0].Op != "set_ip_whitelist" {
+		t.Fatalf("exchange saw %+v, want the one set_ip_whitelist request", calls)
+	}
+	o := res.Outputs
+	if !xchg.SameIPs(o["ip_whitelist"].([]string), []string{botIP, engineIP}) || o["previous_known"] != false ||
+		o["requests"] != 1 || o["changed"] != true {
+		t.Fatalf("outputs = %v", o)
+	}
+	// Narrowing reports the address it removed.
+	res, err = w.run(t, "narrow", "exchange.set_ip_whitelist", map[string]any{
+		"exchange": w.ex, "sub_account": w.subRef, "key_id": w.demo.Bot.ID, "ips": []any{botIP}})
+	if err != nil || !xchg.SameIPs(res.Outputs["previous_ip_whitelist"].([]string), []string{engineIP}) || res.Outputs["requests"] != 2 {
+		t.Fatalf("narrow = %v, %v", res.Outputs, err)
+	}
+	if k, _ := w.sim.Key(w.ex, w.demo.Bot.ID); !xchg.SameIPs(k.IPs, []string{botIP}) {
+		t.Fatalf("simulator whitelist = %v", k.IPs)
+	}
+}
+
+// A rotated management secret: the resolver re-reads the reference and
+// opens a new adapter, so no pooled client keeps using the old secret; an
+// unchanged secret keeps the adapter (and its pooled clients).
+func TestResolverDropsRotatedManagementSecret(t *testing.T) {
+	defer exact.SetManagementRefresh(0)()
+	w := newWorld(t, dialectCases[0], 13)
+	resolve := exact.ConfigResolver(map[string]xchg.Config{w.ex: w.cfg}, w.store)
+	ctx := context.Background()
+	ex1, err := resolve(ctx, w.ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ex1.ListKeys(ctx, w.subRef); err != nil {
+		t.Fatal(err)
+	}
+	if ex2, err := resolve(ctx, w.ex); err != nil || ex2 != ex1 {
+		t.Fatalf("unchanged secret: got a new adapter (%v)", err)
+	}
+	// Rotate: a new version of the reference (here a secret the exchange
+	// does not know, so the old one being used would show as success).
+	if _, err := w.store.Put(ctx, w.ex+"/management", exact.EncodeCredential(xchg.Credential{
+		APIKey: w.demo.Management.ID, Secret: "rotated-" + w.demo.Management.Secret}), nil); err != nil {
+		t.Fatal(err)
+	}
+	ex3, err := resolve(ctx, w.ex)
+	if err != nil || ex3 == ex1 {
+		t.Fatalf("rotated secret: same adapter kept (%v)", err)
+	}
+	if _, err := ex3.ListKeys(ctx, w.subRef); xchg.KindOf(err) != xchg.KindAuthentication {
+		t.Fatalf("list keys with the rotated (unknown) secret: err = %v, want authentication", err)
+	}
+	if n := exchangetestBuilt(ex1); n != 1 {
+		t.Fatalf("old adapter built %d clients", n)
+	}
+	if ex1.(interface{ ClientPool() ccxtutil.PoolStats }).ClientPool().Idle(w.demo.Management.ID) != 0 {
+		t.Fatal("old adapter still holds clients on the old secret")
+	}
+}
