@@ -140,22 +140,25 @@ type restrictRun struct {
 
 func runRestrict(ctx context.Context, d Deps, p RestrictKeysParams) (runbooks.ActionResult, error) {
 	r := &restrictRun{done: map[int]bool{}, counts: map[string]int{}, isAct: activity.IsActivity(ctx)}
+	// skip is read by this loop only; r.done is written by the workers
+	// under r.mu.
+	skip := map[int]bool{}
 	if r.isAct && activity.HasHeartbeatDetails(ctx) {
 		var prev RestrictProgress
 		if err := activity.GetHeartbeatDetails(ctx, &prev); err == nil {
 			for _, i := range prev.DoneIdx {
 				if i >= 0 && i < len(p.Targets) {
-					r.done[i] = true
+					skip[i], r.done[i] = true, true
 				}
 			}
 		}
 	}
-	r.skipped = len(r.done)
+	r.skipped = len(skip)
 
 	sem := make(chan struct{}, p.Concurrency)
 	var wg sync.WaitGroup
 	for i, t := range p.Targets {
-		if r.done[i] {
+		if skip[i] {
 			continue
 		}
 		select {
@@ -174,12 +177,11 @@ func runRestrict(ctx context.Context, d Deps, p RestrictKeysParams) (runbooks.Ac
 		}()
 	}
 	wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return runbooks.ActionResult{}, activities.Retryable(activities.ErrNetwork, fmt.Errorf("restrict_keys: %w (%d of %d keys done)", err, len(r.done), len(p.Targets)))
 	}
-
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	sort.Slice(r.failed, func(i, j int) bool { return r.failed[i].KeyID < r.failed[j].KeyID })
 	out := map[string]any{"done": len(r.done), "failed": r.failedOut(), "restricted": r.counts["restricted"],
 		"revoked": r.counts["revoked"], "already_absent": r.counts["already_absent"], "skipped": r.skipped,

@@ -33,7 +33,7 @@ type fleet struct {
 	keys []exchangesim.Key
 }
 
-func newFleet(t *testing.T, n int) *fleet {
+func newFleet(t testing.TB, n int) *fleet {
 	t.Helper()
 	dc := dialectCases[0]
 	sim := exchangesim.New(exchangesim.Options{Seed: 11, Dialects: []exchangesim.Dialect{dc.dialect()}})
@@ -64,7 +64,7 @@ func newFleet(t *testing.T, n int) *fleet {
 	return f
 }
 
-func (f *fleet) open(t *testing.T, baseURL string) xchg.Exchange {
+func (f *fleet) open(t testing.TB, baseURL string) xchg.Exchange {
 	t.Helper()
 	ex, err := xchg.Open(xchg.Config{Exchange: "binance", BaseURL: baseURL, LocalAddr: engineIP, Management: f.mgmt,
 		Options: map[string]any{"timeout_ms": float64(2000)}})
