@@ -12,5 +12,6 @@ func Actions(d Deps) []activities.Action {
 		verifyKey(d),
 		auditKeys(d),
 		selfRevoke(d),
+		restrictKeys(d),
 	}
 }

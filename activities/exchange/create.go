@@ -115,7 +115,7 @@ func createKey(d Deps) activities.Action {
 				// Reuse it, making sure it is as asked (an earlier attempt may
 				// have stopped between create and a later change).
 				if !xchg.SameIPs(existing.IPWhitelist, ips) {
-					if err := ex.SetIPWhitelist(ctx, p.SubAccount, existing.ID, ips); err != nil {
+					if _, err := ex.SetIPWhitelist(ctx, p.SubAccount, existing.ID, ips); err != nil {
 						return runbooks.ActionResult{}, ActivityError(err)
 					}
 				}

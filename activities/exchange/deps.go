@@ -98,28 +98,48 @@ func LoadCredential(ctx context.Context, store secrets.Store, ref string) (xchg.
 	return c, nil
 }
 
-// ConfigResolver opens each configured account once. A config whose
-// Management credential is empty but names ManagementKeyRef loads it from
-// store (the management key lives in the secret store, never in config
-// files handed to bots).
+// managementRefresh is how long ConfigResolver trusts a management
+// credential it loaded from the secret store before reading the reference
+// again: a rotated secret is picked up within this time. Reading it on
+// every call would put a secret-store round trip in front of every lockout.
+var managementRefresh = 10 * time.Second
+
+// ConfigResolver opens each configured account once and keeps the adapter
+// (and so its pool of built ccxt clients). A config whose Management
+// credential is empty but names ManagementKeyRef loads it from store (the
+// management key lives in the secret store, never in config files handed
+// to bots); the reference is read again after managementRefresh (10 s), and when
+// the secret changed the old adapter is closed — its clients are never
+// used with the old secret again — and a new one opened.
 func ConfigResolver(cfgs map[string]xchg.Config, store secrets.Store) func(ctx context.Context, name string) (xchg.Exchange, error) {
+	type opened struct {
+		ex     xchg.Exchange
+		mgmt   xchg.Credential
+		loaded time.Time
+	}
 	var mu sync.Mutex
-	open := map[string]xchg.Exchange{}
+	open := map[string]*opened{}
 	return func(ctx context.Context, name string) (xchg.Exchange, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		if ex, ok := open[name]; ok {
-			return ex, nil
-		}
 		cfg, ok := cfgs[name]
 		if !ok {
 			return nil, &xchg.Error{Kind: xchg.KindInvalid, Exchange: name, Op: "resolve",
 				Message: "no exchange account named " + name}
 		}
-		if cfg.Management.Empty() && cfg.ManagementKeyRef != "" {
+		o, have := open[name]
+		fromStore := cfg.Management.Empty() && cfg.ManagementKeyRef != ""
+		if have && (!fromStore || time.Since(o.loaded) < managementRefresh) {
+			return o.ex, nil
+		}
+		if fromStore {
 			c, err := LoadCredential(ctx, store, cfg.ManagementKeyRef)
 			if err != nil {
 				return nil, err
+			}
+			if have && c == o.mgmt {
+				o.loaded = time.Now()
+				return o.ex, nil
 			}
 			cfg.Management = c
 		}
@@ -127,7 +147,10 @@ func ConfigResolver(cfgs map[string]xchg.Config, store secrets.Store) func(ctx c
 		if err != nil {
 			return nil, err
 		}
-		open[name] = ex
+		if have {
+			_ = o.ex.Close() // the secret was rotated: drop the old clients
+		}
+		open[name] = &opened{ex: ex, mgmt: cfg.Management, loaded: time.Now()}
 		return ex, nil
 	}
 }

@@ -33,12 +33,16 @@ func (p *SetIPWhitelistParams) Validate() error {
 // SetIPWhitelistSpec declares exchange.set_ip_whitelist.
 var SetIPWhitelistSpec = runbooks.ActionSpec{
 	Name: "exchange.set_ip_whitelist",
-	Description: "Replace a key's IP whitelist with exactly the given IPs (a set, not an append; safe to repeat). " +
-		"An empty list is refused: it would allow any IP.",
+	Description: "Replace a key's IP whitelist with exactly the given IPs (a set, not an append; safe to repeat) in " +
+		"as few exchange requests as the exchange allows: Binance and OKX write first (one request when nothing " +
+		"else was listed), Bybit reads the key first (its update would otherwise make a read-only key read-write). " +
+		"The result is verified from the exchange's answer to the write: a different list fails the step. " +
+		"previous_known tells whether the old list was read; when not, previous_ip_whitelist holds only the " +
+		"addresses seen removed. An empty list is refused: it would allow any IP.",
 	Params: []runbooks.ParamSpec{exchangeParam, subAccountParam,
 		{Name: "key_id", Type: runbooks.ParamString, Required: true},
 		{Name: "ips", Type: runbooks.ParamList, Required: true}},
-	Outputs: []string{"key_id", "ip_whitelist", "previous_ip_whitelist", "changed"},
+	Outputs: []string{"key_id", "ip_whitelist", "previous_ip_whitelist", "previous_known", "changed", "requests"},
 	// Reversible in principle, but no automatic undo is declared: putting a
 	// looser whitelist back is not something a failed incident should do.
 	SideEffect: runbooks.Reversible,
@@ -52,26 +56,30 @@ func setIPWhitelist(d Deps) activities.Action {
 		if err != nil {
 			return runbooks.ActionResult{}, err
 		}
-		before, err := ex.KeyInfo(ctx, p.SubAccount, p.KeyID)
+		// No read before the write here: the adapter knows the fewest
+		// requests its exchange needs, and this is the lockout.
+		ch, err := ex.SetIPWhitelist(ctx, p.SubAccount, p.KeyID, p.IPs)
 		if err != nil {
 			return runbooks.ActionResult{}, ActivityError(err)
 		}
-		want := xchg.NormalizeIPs(p.IPs)
-		changed := !xchg.SameIPs(before.IPWhitelist, want)
-		if changed {
-			if err := ex.SetIPWhitelist(ctx, p.SubAccount, p.KeyID, want); err != nil {
-				return runbooks.ActionResult{}, ActivityError(err)
-			}
-		}
-		prev := before.IPWhitelist
-		if prev == nil {
-			prev = []string{}
-		}
-		return runbooks.ActionResult{
-			Outputs: map[string]any{"key_id": p.KeyID, "ip_whitelist": want, "previous_ip_whitelist": prev, "changed": changed},
-			Summary: fmt.Sprintf("whitelist of key %s is %s (was %s)", short(p.KeyID), strings.Join(want, ","), orAny(prev)),
-		}, nil
+		return runbooks.ActionResult{Outputs: whitelistOutputs(p.KeyID, ch), Summary: whitelistSummary(p.KeyID, ch)}, nil
 	})
+}
+
+func whitelistOutputs(keyID string, ch xchg.WhitelistChange) map[string]any {
+	return map[string]any{"key_id": keyID, "ip_whitelist": nonNil(ch.Now), "previous_ip_whitelist": nonNil(ch.Previous),
+		"previous_known": ch.PreviousKnown, "changed": ch.Changed, "requests": ch.Calls}
+}
+
+func whitelistSummary(keyID string, ch xchg.WhitelistChange) string {
+	was := orAny(ch.Previous)
+	switch {
+	case !ch.PreviousKnown && len(ch.Previous) > 0:
+		was = "removed " + strings.Join(ch.Previous, ",")
+	case !ch.PreviousKnown:
+		was = "previous list not read"
+	}
+	return fmt.Sprintf("whitelist of key %s is %s (was %s)", short(keyID), strings.Join(ch.Now, ","), was)
 }
 
 func orAny(ips []string) string {

@@ -35,10 +35,14 @@ type Exchange interface {
 	RevokeKey(ctx context.Context, subAccount, keyID string) error
 	// SetPermissions replaces the key's permissions.
 	SetPermissions(ctx context.Context, subAccount, keyID string, p Permissions) error
-	// SetIPWhitelist replaces the key's whitelist (a set, not an append).
-	// An empty list is refused with KindInvalid: removing a bot key's
-	// whitelist is never what containment wants.
-	SetIPWhitelist(ctx context.Context, subAccount, keyID string, ips []string) error
+	// SetIPWhitelist replaces the key's whitelist (a set, not an append)
+	// with as few round trips as the exchange allows — it is the lockout
+	// of a leaked key, so adapters write first where the exchange's API
+	// lets them — and checks the exchange's answer to the write: a list
+	// other than ips is an error. An empty list is refused with
+	// KindInvalid: removing a bot key's whitelist is never what
+	// containment wants. An absent key is KindNotFound.
+	SetIPWhitelist(ctx context.Context, subAccount, keyID string, ips []string) (WhitelistChange, error)
 
 	// CancelAllOrders cancels every open order visible to cred (optionally
 	// only on the given unified symbols, e.g. "BTC/USDT").

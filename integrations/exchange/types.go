@@ -197,3 +197,23 @@ func SameIPs(a, b []string) bool {
 	}
 	return true
 }
+
+// WhitelistChange is what SetIPWhitelist did.
+type WhitelistChange struct {
+	// Now is the whitelist as the exchange reported it in answer to the
+	// write (or to the read, when nothing needed writing).
+	Now []string `json:"now"`
+	// PreviousKnown tells whether the adapter read the list before
+	// writing. Adapters that write first (the lockout is the first thing
+	// the exchange sees) only know what the write's answer reveals.
+	PreviousKnown bool `json:"previous_known"`
+	// Previous is the list before the call when PreviousKnown; otherwise
+	// the addresses known to have been on it that are not wanted (Binance
+	// reports them: its write adds, so the answer shows the old extras).
+	Previous []string `json:"previous"`
+	// Changed is false only when the adapter knows the list already was
+	// ips (and then it wrote nothing).
+	Changed bool `json:"changed"`
+	// Calls is how many requests the change took.
+	Calls int `json:"calls"`
+}

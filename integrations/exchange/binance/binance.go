@@ -7,6 +7,7 @@ package binance
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"time"
 
@@ -25,13 +26,16 @@ func init() { exchange.Register(Name, Open) }
 type Adapter struct {
 	cfg     exchange.Config
 	timeout time.Duration
+	pool    *ccxtutil.Pool[*ccxt.Binance]
 }
 
 var _ exchange.Exchange = (*Adapter)(nil)
 
 // Open builds the adapter. It does not call the exchange.
 func Open(cfg exchange.Config) (exchange.Exchange, error) {
-	return &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}, nil
+	a := &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}
+	a.pool = ccxtutil.NewPool(Name, cfg, a.timeout, ccxtutil.Spec[*ccxt.Binance]{Build: a.build, Reset: reset})
+	return a, nil
 }
 
 // Name implements exchange.Exchange.
@@ -43,14 +47,28 @@ func (a *Adapter) Capabilities() exchange.Capabilities {
 	return exchange.Capabilities{ManageSubAccountKeys: true, SelfRevoke: false}
 }
 
-// Close implements exchange.Exchange (clients are per operation).
-func (a *Adapter) Close() error { return nil }
+// Close implements exchange.Exchange: drops pooled clients and idle
+// connections.
+func (a *Adapter) Close() error {
+	a.pool.Close()
+	return nil
+}
 
-// client builds a fresh ccxt client for one operation: fresh, because ccxt
-// keeps per-client state that changes error semantics (after one successful
-// private call it reports -2015 as DDoSProtection), and because the HTTP
-// client carries the operation's context and source address.
-func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAddr string) (*ccxt.Binance, error) {
+// ClientPool reports on the adapter's pool of built ccxt clients.
+func (a *Adapter) ClientPool() ccxtutil.PoolStats { return a.pool }
+
+// Purposes of pooled clients: the same credential used for different jobs
+// gets different clients, so state one job loads (markets) never meets
+// another job's calls.
+const (
+	forMgmt   = "mgmt"
+	forBot    = "bot"
+	forVerify = "verify"
+	forTrader = "trader"
+)
+
+// build makes a ccxt client on cred for the pool.
+func (a *Adapter) build(cred exchange.Credential, hc *http.Client) (*ccxt.Binance, error) {
 	conf := map[string]interface{}{
 		"apiKey":          cred.APIKey,
 		"secret":          cred.Secret,
@@ -75,10 +93,25 @@ func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAdd
 		}}
 	}
 	ex := ccxt.NewBinance(conf)
-	if err := ccxtutil.Bind(ctx, Name, &ex.Exchange, a.cfg, localAddr, a.timeout); err != nil {
+	if err := ccxtutil.BindHTTP(Name, &ex.Exchange, hc); err != nil {
 		return nil, err
 	}
 	return ex, nil
+}
+
+// reset undoes what a successful private call leaves on a ccxt Binance
+// client: with hasAlreadyAuthenticatedSuccessfully set, ccxt raises -2015
+// ("Invalid API-key, IP, or permissions") as DDoSProtection, assuming a
+// temporary ban; a fresh client raises AuthenticationError. Resetting it on
+// every lease keeps a reused client's errors those of a fresh one (and
+// codeKinds maps -2015 to authentication either way).
+func reset(ex *ccxt.Binance) {
+	ccxt.AddElementToObject(ex.Options, "hasAlreadyAuthenticatedSuccessfully", false)
+}
+
+// with runs fn on a pooled client for cred.
+func (a *Adapter) with(ctx context.Context, purpose string, cred exchange.Credential, localAddr string, fn func(ex *ccxt.Binance) error) error {
+	return a.pool.Do(ctx, purpose, cred, localAddr, fn)
 }
 
 // codeKinds refines ccxt's classification with Binance codes it leaves as a
@@ -114,11 +147,12 @@ func (a *Adapter) classify(op string, ex *ccxt.Binance, err error) error {
 	return ccxtutil.Classify(Name, op, err, headers, codeKinds)
 }
 
-func (a *Adapter) mgmt(ctx context.Context) (*ccxt.Binance, error) {
+// mgmt runs fn on a pooled client on the management credential.
+func (a *Adapter) mgmt(ctx context.Context, fn func(ex *ccxt.Binance) error) error {
 	if err := ccxtutil.NeedManagement(Name, a.cfg); err != nil {
-		return nil, err
+		return err
 	}
-	return a.client(ctx, a.cfg.Management, "")
+	return a.with(ctx, forMgmt, a.cfg.Management, "", fn)
 }
 
 func boolStr(b bool) string {

@@ -57,16 +57,16 @@ func TestKeyLifecycle(t *testing.T) {
 	}
 
 	// Set is a set: two calls, the second replaces the first.
-	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.11", exchangetest.BotIP}); err != nil {
+	if _, err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.11", exchangetest.BotIP}); err != nil {
 		t.Fatalf("set whitelist: %v", err)
 	}
-	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.12"}); err != nil {
+	if _, err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.12"}); err != nil {
 		t.Fatalf("set whitelist: %v", err)
 	}
 	if k, _ := f.Sim.Key("binance", nk.ID); !exchange.SameIPs(k.IPs, []string{"127.0.0.12"}) {
 		t.Fatalf("whitelist after set = %v, want only 127.0.0.12", k.IPs)
 	}
-	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, nil); exchange.KindOf(err) != exchange.KindInvalid {
+	if _, err := f.Ex.SetIPWhitelist(c, sub, nk.ID, nil); exchange.KindOf(err) != exchange.KindInvalid {
 		t.Fatalf("empty whitelist: err = %v, want invalid", err)
 	}
 
@@ -127,3 +127,11 @@ func TestUnavailableSourceAddressIsInvalid(t *testing.T) {
 		t.Fatalf("verify from an address this host lacks: err = %v, want invalid (not retried)", err)
 	}
 }
+
+func TestReusedClientsClassifyLikeFresh(t *testing.T) {
+	exchangetest.ReusedClientsClassifyLikeFresh(t, dialect)
+}
+
+func TestClientsAreReused(t *testing.T) { exchangetest.ClientsAreReused(t, dialect) }
+
+func TestLockoutRequests(t *testing.T) { exchangetest.LockoutRequests(t, dialect, 1) }

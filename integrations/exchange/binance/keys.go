@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	ccxt "github.com/ccxt/ccxt/go/v4"
+
 	"github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/exchange/ccxtutil"
 )
@@ -15,7 +17,7 @@ import (
 //	delete      DELETE /sapi/v1/sub-account/subAccountApi                 email, subAccountApiKey
 //	permission  POST   /sapi/v1/sub-account/subAccountApiPermission       email, subAccountApiKey, canTrade, canFuturesTrade, canUniversalTransfer
 //	ip read     GET    /sapi/v1/sub-account/subAccountApi/ipRestriction   email, subAccountApiKey
-//	ip add      POST   /sapi/v2/sub-account/subAccountApi/ipRestriction   email, subAccountApiKey, status, ipAddress
+//	ip add      POST   /sapi/v2/sub-account/subAccountApi/ipRestriction   email, subAccountApiKey, status, ipAddress (adds; answers the new list)
 //	ip remove   DELETE /sapi/v1/sub-account/subAccountApi/ipRestriction/ipList
 //
 // Withdraw maps to canUniversalTransfer: a sub-account key cannot withdraw
@@ -39,22 +41,21 @@ func parseKey(sub string, m map[string]interface{}) exchange.Key {
 
 // ListKeys implements exchange.Exchange.
 func (a *Adapter) ListKeys(ctx context.Context, sub string) ([]exchange.Key, error) {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := a.call(ctx, ex, "list_keys", "sub-account/subAccountApi", "sapi", "GET",
-		map[string]interface{}{"email": sub})
-	if err != nil {
-		return nil, err
-	}
 	var out []exchange.Key
-	for _, it := range ccxtutil.List(res) {
-		if m := ccxtutil.Map(it); m != nil {
-			out = append(out, parseKey(sub, m))
+	err := a.mgmt(ctx, func(ex *ccxt.Binance) error {
+		res, err := a.call(ctx, ex, "list_keys", "sub-account/subAccountApi", "sapi", "GET",
+			map[string]interface{}{"email": sub})
+		if err != nil {
+			return err
 		}
-	}
-	return out, nil
+		for _, it := range ccxtutil.List(res) {
+			if m := ccxtutil.Map(it); m != nil {
+				out = append(out, parseKey(sub, m))
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // KeyInfo implements exchange.Exchange.
@@ -78,10 +79,6 @@ func (a *Adapter) CreateKey(ctx context.Context, req exchange.CreateKeyRequest) 
 		return exchange.NewKey{}, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "create_key",
 			Message: "sub-account and label are required"}
 	}
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return exchange.NewKey{}, err
-	}
 	ips := exchange.NormalizeIPs(req.IPWhitelist)
 	params := map[string]interface{}{
 		"email":                req.SubAccount,
@@ -97,7 +94,12 @@ func (a *Adapter) CreateKey(ctx context.Context, req exchange.CreateKeyRequest) 
 		params["status"] = "2"
 		params["ipAddress"] = strings.Join(ips, ",")
 	}
-	res, err := a.call(ctx, ex, "create_key", "sub-account/subAccountApi", "sapiV2", "POST", params)
+	var res interface{}
+	err := a.mgmt(ctx, func(ex *ccxt.Binance) error {
+		var err error
+		res, err = a.call(ctx, ex, "create_key", "sub-account/subAccountApi", "sapiV2", "POST", params)
+		return err
+	})
 	if err != nil {
 		return exchange.NewKey{}, err
 	}
@@ -114,102 +116,124 @@ func (a *Adapter) CreateKey(ctx context.Context, req exchange.CreateKeyRequest) 
 	return exchange.NewKey{Key: k, Secret: secret}, nil
 }
 
-// RevokeKey implements exchange.Exchange.
+// RevokeKey implements exchange.Exchange: one DELETE. Pooled clients on the
+// key (a bot's cancel or verify clients) are dropped once it is gone.
 func (a *Adapter) RevokeKey(ctx context.Context, sub, keyID string) error {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
+	err := a.mgmt(ctx, func(ex *ccxt.Binance) error {
+		_, err := a.call(ctx, ex, "revoke_key", "sub-account/subAccountApi", "sapi", "DELETE",
+			map[string]interface{}{"email": sub, "subAccountApiKey": keyID})
 		return err
+	})
+	if err == nil || exchange.IsNotFound(err) {
+		a.pool.Evict(keyID)
 	}
-	_, err = a.call(ctx, ex, "revoke_key", "sub-account/subAccountApi", "sapi", "DELETE",
-		map[string]interface{}{"email": sub, "subAccountApiKey": keyID})
 	return err
 }
 
 // SetPermissions implements exchange.Exchange.
 func (a *Adapter) SetPermissions(ctx context.Context, sub, keyID string, p exchange.Permissions) error {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
+	return a.mgmt(ctx, func(ex *ccxt.Binance) error {
+		_, err := a.call(ctx, ex, "set_permissions", "sub-account/subAccountApiPermission", "sapi", "POST",
+			map[string]interface{}{
+				"email": sub, "subAccountApiKey": keyID,
+				"canTrade": boolStr(p.Trade), "canMarginLoanRepay": "false",
+				"canFuturesTrade": boolStr(p.Futures), "canUniversalTransfer": boolStr(p.Withdraw),
+			})
 		return err
-	}
-	_, err = a.call(ctx, ex, "set_permissions", "sub-account/subAccountApiPermission", "sapi", "POST",
-		map[string]interface{}{
-			"email": sub, "subAccountApiKey": keyID,
-			"canTrade": boolStr(p.Trade), "canMarginLoanRepay": "false",
-			"canFuturesTrade": boolStr(p.Futures), "canUniversalTransfer": boolStr(p.Withdraw),
-		})
-	return err
+	})
 }
 
-func (a *Adapter) readWhitelist(ctx context.Context, sub, keyID string) ([]string, error) {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return nil, err
+// ipList reads the whitelist from an ipRestriction answer; ok is false
+// when the answer does not carry one.
+func ipList(res interface{}) (ips []string, ok bool) {
+	m := ccxtutil.Map(res)
+	if _, ok := m["ipList"]; !ok {
+		return nil, false
 	}
-	res, err := a.call(ctx, ex, "get_ip_whitelist", "sub-account/subAccountApi/ipRestriction", "sapi", "GET",
-		map[string]interface{}{"email": sub, "subAccountApiKey": keyID})
-	if err != nil {
-		return nil, err
-	}
-	return exchange.NormalizeIPs(ccxtutil.Strings(ccxtutil.Map(res), "ipList")), nil
+	return exchange.NormalizeIPs(ccxtutil.Strings(m, "ipList")), true
 }
 
-// SetIPWhitelist implements exchange.Exchange. Binance only offers "add
-// IPs" and "remove IPs", so a set is built from them: add the missing ones
-// first, then remove the extra ones — never the other way round, because an
-// empty list in between would mean "any IP".
-func (a *Adapter) SetIPWhitelist(ctx context.Context, sub, keyID string, ips []string) error {
+// SetIPWhitelist implements exchange.Exchange, writing first. Binance
+// offers "add IPs" (POST, status 2 = trusted IPs only) and "remove IPs",
+// and answers both with the resulting list. So: add the wanted IPs — on a
+// key that had no whitelist, the leaked key's usual state, this one request
+// is the whole lockout — then remove whatever else the answer lists (the
+// old extras, e.g. an attacker's address), never the other way round,
+// because an empty list in between would mean "any IP". The last answer is
+// the verification: a list other than the wanted one is an error. A
+// repeat finds nothing extra and makes one request.
+func (a *Adapter) SetIPWhitelist(ctx context.Context, sub, keyID string, ips []string) (exchange.WhitelistChange, error) {
 	want := exchange.NormalizeIPs(ips)
 	if len(want) == 0 {
-		return &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "set_ip_whitelist",
+		return exchange.WhitelistChange{}, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "set_ip_whitelist",
 			Message: "refusing to set an empty whitelist (that would allow any IP)"}
 	}
-	have, err := a.readWhitelist(ctx, sub, keyID)
-	if err != nil {
-		return err
-	}
-	haveSet, wantSet := set(have), set(want)
-	var add, remove []string
-	for _, ip := range want {
-		if !haveSet[ip] {
-			add = append(add, ip)
-		}
-	}
-	for _, ip := range have {
-		if !wantSet[ip] {
-			remove = append(remove, ip)
-		}
-	}
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return err
-	}
-	if len(add) > 0 {
-		if _, err := a.call(ctx, ex, "set_ip_whitelist", "sub-account/subAccountApi/ipRestriction", "sapiV2", "POST",
-			map[string]interface{}{"email": sub, "subAccountApiKey": keyID, "status": "2",
-				"ipAddress": strings.Join(add, ",")}); err != nil {
-			return err
-		}
-	}
-	if len(remove) > 0 {
-		ex, err := a.mgmt(ctx)
+	ch := exchange.WhitelistChange{Changed: true, Previous: []string{}}
+	err := a.mgmt(ctx, func(ex *ccxt.Binance) error {
+		key := map[string]interface{}{"email": sub, "subAccountApiKey": keyID}
+		res, err := a.call(ctx, ex, "set_ip_whitelist", "sub-account/subAccountApi/ipRestriction", "sapiV2", "POST",
+			with(key, "status", "2", "ipAddress", strings.Join(want, ",")))
+		ch.Calls++
 		if err != nil {
 			return err
 		}
-		if _, err := a.call(ctx, ex, "set_ip_whitelist", "sub-account/subAccountApi/ipRestriction/ipList", "sapi", "DELETE",
-			map[string]interface{}{"email": sub, "subAccountApiKey": keyID,
-				"ipAddress": strings.Join(remove, ",")}); err != nil {
-			return err
+		got, ok := ipList(res)
+		if !ok {
+			if got, err = a.readWhitelist(ctx, ex, key); err != nil {
+				return err
+			}
+			ch.Calls++
 		}
-	}
-	got, err := a.readWhitelist(ctx, sub, keyID)
+		wantSet := set(want)
+		for _, ip := range got {
+			if !wantSet[ip] {
+				ch.Previous = append(ch.Previous, ip)
+			}
+		}
+		if len(ch.Previous) > 0 {
+			res, err := a.call(ctx, ex, "set_ip_whitelist", "sub-account/subAccountApi/ipRestriction/ipList", "sapi", "DELETE",
+				with(key, "ipAddress", strings.Join(ch.Previous, ",")))
+			ch.Calls++
+			if err != nil {
+				return err
+			}
+			if got, ok = ipList(res); !ok {
+				if got, err = a.readWhitelist(ctx, ex, key); err != nil {
+					return err
+				}
+				ch.Calls++
+			}
+		}
+		ch.Now = got
+		if !exchange.SameIPs(got, want) {
+			return &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "set_ip_whitelist",
+				Message: "whitelist after update is " + strings.Join(got, ",") + ", want " + strings.Join(want, ",")}
+		}
+		return nil
+	})
+	return ch, err
+}
+
+func (a *Adapter) readWhitelist(ctx context.Context, ex *ccxt.Binance, key map[string]interface{}) ([]string, error) {
+	res, err := a.call(ctx, ex, "get_ip_whitelist", "sub-account/subAccountApi/ipRestriction", "sapi", "GET", with(key))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !exchange.SameIPs(got, want) {
-		return &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "set_ip_whitelist",
-			Message: "whitelist after update is " + strings.Join(got, ",") + ", want " + strings.Join(want, ",")}
+	got, _ := ipList(res)
+	return got, nil
+}
+
+// with returns a copy of m with the given key/value pairs added (ccxt
+// consumes params maps, so each request gets its own).
+func with(m map[string]interface{}, kv ...string) map[string]interface{} {
+	out := make(map[string]interface{}, len(m)+len(kv)/2)
+	for k, v := range m {
+		out[k] = v
 	}
-	return nil
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
 }
 
 func set(xs []string) map[string]bool {

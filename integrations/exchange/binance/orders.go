@@ -16,13 +16,17 @@ import (
 // e.g. a retry after a lost answer) counts as done.
 func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential, symbols []string) (exchange.CancelResult, error) {
 	res := exchange.CancelResult{Cancelled: []string{}}
-	ex, err := a.client(ctx, cred, "")
-	if err != nil {
-		return res, err
-	}
+	err := a.with(ctx, forBot, cred, "", func(ex *ccxt.Binance) error {
+		res = exchange.CancelResult{Cancelled: []string{}}
+		return a.cancelAll(ctx, ex, symbols, &res)
+	})
+	return res, err
+}
+
+func (a *Adapter) cancelAll(ctx context.Context, ex *ccxt.Binance, symbols []string, res *exchange.CancelResult) error {
 	open, err := ccxtutil.Run(ctx, func() ([]ccxt.Order, error) { return ex.FetchOpenOrders() })
 	if err != nil {
-		return res, a.classify("cancel_orders", ex, err)
+		return a.classify("cancel_orders", ex, err)
 	}
 	only := set(symbols)
 	bySymbol := map[string]bool{}
@@ -45,7 +49,7 @@ func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential,
 			if exchange.IsNotFound(err) {
 				continue
 			}
-			return res, err
+			return err
 		}
 		for _, o := range cancelled {
 			if o.Id != nil {
@@ -53,7 +57,7 @@ func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential,
 			}
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // VerifyKey implements exchange.Exchange by having the key read its own
@@ -61,7 +65,7 @@ func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential,
 // it proves the key authenticates from fromIP and reports whether it can
 // withdraw, without moving any funds.
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	return ccxtutil.Verify(fromIP, func() (*ccxt.Binance, error) { return a.client(ctx, cred, fromIP) },
+	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Binance) error) error { return a.with(ctx, forVerify, cred, fromIP, fn) },
 		func(ex *ccxt.Binance) (interface{}, error) {
 			return a.call(ctx, ex, "verify_key", "account/apiRestrictions", "sapi", "GET", map[string]interface{}{})
 		},

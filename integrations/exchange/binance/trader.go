@@ -12,7 +12,9 @@ import (
 // Trader implements exchange.TraderProvider.
 func (a *Adapter) Trader(cred exchange.Credential, fromIP string) exchange.Trader {
 	return &ccxtutil.Trader[*ccxt.Binance]{
-		Client:      func(ctx context.Context) (*ccxt.Binance, error) { return a.client(ctx, cred, fromIP) },
+		Do: func(ctx context.Context, fn func(ex *ccxt.Binance) error) error {
+			return a.with(ctx, forTrader, cred, fromIP, fn)
+		},
 		Classify:    a.classify,
 		RawWithdraw: a.withdraw,
 	}

@@ -29,6 +29,7 @@ package bybit
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,7 @@ func init() { exchange.Register(Name, Open) }
 type Adapter struct {
 	cfg     exchange.Config
 	timeout time.Duration
+	pool    *ccxtutil.Pool[*ccxt.Bybit]
 }
 
 var (
@@ -57,7 +59,9 @@ var (
 
 // Open builds the adapter. It does not call the exchange.
 func Open(cfg exchange.Config) (exchange.Exchange, error) {
-	return &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}, nil
+	a := &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}
+	a.pool = ccxtutil.NewPool(Name, cfg, a.timeout, ccxtutil.Spec[*ccxt.Bybit]{Build: a.build})
+	return a, nil
 }
 
 // Name implements exchange.Exchange.
@@ -68,12 +72,29 @@ func (a *Adapter) Capabilities() exchange.Capabilities {
 	return exchange.Capabilities{ManageSubAccountKeys: true, SelfRevoke: true}
 }
 
-// Close implements exchange.Exchange (clients are per operation).
-func (a *Adapter) Close() error { return nil }
+// Close implements exchange.Exchange: drops pooled clients and idle
+// connections.
+func (a *Adapter) Close() error {
+	a.pool.Close()
+	return nil
+}
 
-// client builds a fresh ccxt client for one operation (its HTTP client
-// carries the operation's context and source address).
-func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAddr string) (*ccxt.Bybit, error) {
+// ClientPool reports on the adapter's pool of built ccxt clients.
+func (a *Adapter) ClientPool() ccxtutil.PoolStats { return a.pool }
+
+// Purposes of pooled clients (see the Binance adapter).
+const (
+	forMgmt   = "mgmt"
+	forBot    = "bot"
+	forVerify = "verify"
+	forTrader = "trader"
+	forSelf   = "self_revoke"
+)
+
+// build makes a ccxt client on cred for the pool. The unified-account
+// options are fixed here, so ccxt never rewrites them from an answer; no
+// other option changes error semantics after a success (no Spec.Reset).
+func (a *Adapter) build(cred exchange.Credential, hc *http.Client) (*ccxt.Bybit, error) {
 	options := map[string]interface{}{
 		"fetchMarkets": map[string]interface{}{"types": []interface{}{"spot"}},
 		"defaultType":  "spot",
@@ -102,10 +123,15 @@ func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAdd
 		}}
 	}
 	ex := ccxt.NewBybit(conf)
-	if err := ccxtutil.Bind(ctx, Name, &ex.Exchange, a.cfg, localAddr, a.timeout); err != nil {
+	if err := ccxtutil.BindHTTP(Name, &ex.Exchange, hc); err != nil {
 		return nil, err
 	}
 	return ex, nil
+}
+
+// with runs fn on a pooled client for cred.
+func (a *Adapter) with(ctx context.Context, purpose string, cred exchange.Credential, localAddr string, fn func(ex *ccxt.Bybit) error) error {
+	return a.pool.Do(ctx, purpose, cred, localAddr, fn)
 }
 
 // codeKinds refines ccxt's classification with Bybit retCodes it leaves as
@@ -167,9 +193,10 @@ func resetIn(headers interface{}, now time.Time) time.Duration {
 	return 0
 }
 
-func (a *Adapter) mgmt(ctx context.Context) (*ccxt.Bybit, error) {
+// mgmt runs fn on a pooled client on the management credential.
+func (a *Adapter) mgmt(ctx context.Context, fn func(ex *ccxt.Bybit) error) error {
 	if err := ccxtutil.NeedManagement(Name, a.cfg); err != nil {
-		return nil, err
+		return err
 	}
-	return a.client(ctx, a.cfg.Management, "")
+	return a.with(ctx, forMgmt, a.cfg.Management, "", fn)
 }

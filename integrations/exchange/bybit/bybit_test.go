@@ -59,16 +59,16 @@ func TestKeyLifecycle(t *testing.T) {
 	// The whitelist is a set: the second call replaces the first, and the
 	// key stays read-write (update-sub-api's readOnly defaults to 0 only
 	// because the adapter sends it).
-	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.11", exchangetest.BotIP}); err != nil {
+	if _, err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.11", exchangetest.BotIP}); err != nil {
 		t.Fatalf("set whitelist: %v", err)
 	}
-	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.12"}); err != nil {
+	if _, err := f.Ex.SetIPWhitelist(c, sub, nk.ID, []string{"127.0.0.12"}); err != nil {
 		t.Fatalf("set whitelist: %v", err)
 	}
 	if k, _ := f.Sim.Key(bybit.Name, nk.ID); !exchange.SameIPs(k.IPs, []string{"127.0.0.12"}) || !k.Perms.Trade {
 		t.Fatalf("after set: ips %v perms %+v, want only 127.0.0.12 and trade kept", k.IPs, k.Perms)
 	}
-	if err := f.Ex.SetIPWhitelist(c, sub, nk.ID, nil); exchange.KindOf(err) != exchange.KindInvalid {
+	if _, err := f.Ex.SetIPWhitelist(c, sub, nk.ID, nil); exchange.KindOf(err) != exchange.KindInvalid {
 		t.Fatalf("empty whitelist: err = %v, want invalid", err)
 	}
 	if calls := f.Sim.Calls(exchangesim.CallFilter{Op: "set_ip_whitelist", OnlyOK: true}); len(calls) != 2 {
@@ -219,3 +219,11 @@ func TestSelfRevoke(t *testing.T) {
 }
 
 func TestFaultsAreClassified(t *testing.T) { exchangetest.FaultsAreClassified(t, dialect) }
+
+func TestReusedClientsClassifyLikeFresh(t *testing.T) {
+	exchangetest.ReusedClientsClassifyLikeFresh(t, dialect)
+}
+
+func TestClientsAreReused(t *testing.T) { exchangetest.ClientsAreReused(t, dialect) }
+
+func TestLockoutRequests(t *testing.T) { exchangetest.LockoutRequests(t, dialect, 2) }

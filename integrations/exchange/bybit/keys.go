@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	ccxt "github.com/ccxt/ccxt/go/v4"
+
 	"github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/exchange/ccxtutil"
 )
@@ -107,7 +109,12 @@ func subUID(op, sub string) (int64, error) {
 
 // ListKeys implements exchange.Exchange; sub is the sub-account's UID.
 func (a *Adapter) ListKeys(ctx context.Context, subAccount string) ([]exchange.Key, error) {
-	raw, err := a.listRaw(ctx, "list_keys", subAccount)
+	var raw []map[string]interface{}
+	err := a.mgmtFor(ctx, "list_keys", subAccount, func(ex *ccxt.Bybit) error {
+		var err error
+		raw, err = a.listRaw(ctx, ex, "list_keys", subAccount)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -118,15 +125,16 @@ func (a *Adapter) ListKeys(ctx context.Context, subAccount string) ([]exchange.K
 	return keys, nil
 }
 
-// listRaw returns the sub-account's keys as Bybit reports them.
-func (a *Adapter) listRaw(ctx context.Context, op, subAccount string) ([]map[string]interface{}, error) {
+// mgmtFor checks the sub-account's name before leasing a management client.
+func (a *Adapter) mgmtFor(ctx context.Context, op, subAccount string, fn func(ex *ccxt.Bybit) error) error {
 	if _, err := subUID(op, subAccount); err != nil {
-		return nil, err
+		return err
 	}
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return nil, err
-	}
+	return a.mgmt(ctx, fn)
+}
+
+// listRaw returns the sub-account's keys as Bybit reports them.
+func (a *Adapter) listRaw(ctx context.Context, ex *ccxt.Bybit, op, subAccount string) ([]map[string]interface{}, error) {
 	var out []map[string]interface{}
 	cursor := ""
 	for page := 0; page < listPages; page++ {
@@ -152,15 +160,19 @@ func (a *Adapter) listRaw(ctx context.Context, op, subAccount string) ([]map[str
 
 // KeyInfo implements exchange.Exchange.
 func (a *Adapter) KeyInfo(ctx context.Context, subAccount, keyID string) (exchange.Key, error) {
-	m, err := a.rawKey(ctx, "key_info", subAccount, keyID)
-	if err != nil {
-		return exchange.Key{}, err
-	}
-	return keyOf(m, subAccount), nil
+	var k exchange.Key
+	err := a.mgmtFor(ctx, "key_info", subAccount, func(ex *ccxt.Bybit) error {
+		m, err := a.rawKey(ctx, ex, "key_info", subAccount, keyID)
+		if err == nil {
+			k = keyOf(m, subAccount)
+		}
+		return err
+	})
+	return k, err
 }
 
-func (a *Adapter) rawKey(ctx context.Context, op, subAccount, keyID string) (map[string]interface{}, error) {
-	raw, err := a.listRaw(ctx, op, subAccount)
+func (a *Adapter) rawKey(ctx context.Context, ex *ccxt.Bybit, op, subAccount, keyID string) (map[string]interface{}, error) {
+	raw, err := a.listRaw(ctx, ex, op, subAccount)
 	if err != nil {
 		return nil, err
 	}
@@ -179,16 +191,17 @@ func (a *Adapter) CreateKey(ctx context.Context, req exchange.CreateKeyRequest) 
 	if err != nil {
 		return exchange.NewKey{}, err
 	}
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return exchange.NewKey{}, err
-	}
 	groups, ro := permissionsParam(req.Permissions)
 	params := map[string]interface{}{"subuid": uid, "note": req.Label, "readOnly": ro, "permissions": groups}
 	if len(exchange.NormalizeIPs(req.IPWhitelist)) > 0 {
 		params["ips"] = ipsParam(req.IPWhitelist)
 	}
-	res, err := a.call(ctx, ex, "create_key", ex.PrivatePostV5UserCreateSubApi(params))
+	var res map[string]interface{}
+	err = a.mgmt(ctx, func(ex *ccxt.Bybit) error {
+		var err error
+		res, err = a.call(ctx, ex, "create_key", ex.PrivatePostV5UserCreateSubApi(params))
+		return err
+	})
 	if err != nil {
 		return exchange.NewKey{}, err
 	}
@@ -206,57 +219,80 @@ func (a *Adapter) CreateKey(ctx context.Context, req exchange.CreateKeyRequest) 
 // RevokeKey implements exchange.Exchange. Bybit has no documented error
 // code for an unknown sub API key, so absence is established by listing
 // the sub-account's keys first (KindNotFound), which also makes a retry
-// after a lost answer come out right.
+// after a lost answer come out right: two requests on one leased client.
+// Pooled clients on the key are dropped once it is gone.
 func (a *Adapter) RevokeKey(ctx context.Context, subAccount, keyID string) error {
-	if _, err := a.rawKey(ctx, "revoke_key", subAccount, keyID); err != nil {
+	err := a.mgmtFor(ctx, "revoke_key", subAccount, func(ex *ccxt.Bybit) error {
+		if _, err := a.rawKey(ctx, ex, "revoke_key", subAccount, keyID); err != nil {
+			return err
+		}
+		_, err := a.call(ctx, ex, "revoke_key", ex.PrivatePostV5UserDeleteSubApi(map[string]interface{}{"apikey": keyID}))
 		return err
+	})
+	if err == nil || exchange.IsNotFound(err) {
+		a.pool.Evict(keyID)
 	}
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = a.call(ctx, ex, "revoke_key", ex.PrivatePostV5UserDeleteSubApi(map[string]interface{}{"apikey": keyID}))
 	return err
 }
 
 // SetPermissions implements exchange.Exchange. The key's current whitelist
 // is sent along, since update-sub-api unbinds a key whose ips are left out.
 func (a *Adapter) SetPermissions(ctx context.Context, subAccount, keyID string, p exchange.Permissions) error {
-	m, err := a.rawKey(ctx, "set_permissions", subAccount, keyID)
-	if err != nil {
+	return a.mgmtFor(ctx, "set_permissions", subAccount, func(ex *ccxt.Bybit) error {
+		m, err := a.rawKey(ctx, ex, "set_permissions", subAccount, keyID)
+		if err != nil {
+			return err
+		}
+		groups, ro := permissionsParam(p)
+		_, err = a.call(ctx, ex, "set_permissions", ex.PrivatePostV5UserUpdateSubApi(map[string]interface{}{
+			"apikey": keyID, "readOnly": ro, "ips": ipsParam(whitelist(m)), "permissions": groups}))
 		return err
-	}
-	groups, ro := permissionsParam(p)
-	return a.update(ctx, "set_permissions", map[string]interface{}{"apikey": keyID, "readOnly": ro,
-		"ips": ipsParam(whitelist(m)), "permissions": groups})
+	})
 }
 
 // SetIPWhitelist implements exchange.Exchange: ips replaces the whole list
-// (a set). readOnly is sent as it is now (absent would mean read-write);
-// permissions are left out (unchanged). An empty list is refused: it would
-// unbind the key from every address.
-func (a *Adapter) SetIPWhitelist(ctx context.Context, subAccount, keyID string, ips []string) error {
-	if len(exchange.NormalizeIPs(ips)) == 0 {
-		return &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "set_ip_whitelist",
+// (a set). Bybit cannot write first: update-sub-api without readOnly makes
+// the key read-write, so the key is read (which also gives the previous
+// list exactly) and readOnly sent as it is; permissions are left out
+// (unchanged). Both requests share one leased client; the update's answer
+// carries the key's ips, which is the verification. A key already bound to
+// exactly ips is left alone. An empty list is refused: it would unbind the
+// key from every address.
+func (a *Adapter) SetIPWhitelist(ctx context.Context, subAccount, keyID string, ips []string) (exchange.WhitelistChange, error) {
+	want := exchange.NormalizeIPs(ips)
+	ch := exchange.WhitelistChange{PreviousKnown: true, Previous: []string{}}
+	if len(want) == 0 {
+		return ch, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "set_ip_whitelist",
 			Message: "refusing to remove the whitelist (Bybit ips=\"*\" unbinds the key)"}
 	}
-	m, err := a.rawKey(ctx, "set_ip_whitelist", subAccount, keyID)
-	if err != nil {
-		return err
-	}
-	ro := 0
-	if ccxtutil.Bool(m, "readOnly") {
-		ro = 1
-	}
-	return a.update(ctx, "set_ip_whitelist", map[string]interface{}{"apikey": keyID, "readOnly": ro,
-		"ips": ipsParam(ips)})
-}
-
-func (a *Adapter) update(ctx context.Context, op string, params map[string]interface{}) error {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = a.call(ctx, ex, op, ex.PrivatePostV5UserUpdateSubApi(params))
-	return err
+	err := a.mgmtFor(ctx, "set_ip_whitelist", subAccount, func(ex *ccxt.Bybit) error {
+		m, err := a.rawKey(ctx, ex, "set_ip_whitelist", subAccount, keyID)
+		ch.Calls++
+		if err != nil {
+			return err
+		}
+		ch.Previous = append(ch.Previous, whitelist(m)...)
+		if exchange.SameIPs(ch.Previous, want) {
+			ch.Now = want
+			return nil
+		}
+		ch.Changed = true
+		ro := 0
+		if ccxtutil.Bool(m, "readOnly") {
+			ro = 1
+		}
+		res, err := a.call(ctx, ex, "set_ip_whitelist", ex.PrivatePostV5UserUpdateSubApi(map[string]interface{}{
+			"apikey": keyID, "readOnly": ro, "ips": ipsParam(want)}))
+		ch.Calls++
+		if err != nil {
+			return err
+		}
+		ch.Now = whitelist(res)
+		if !exchange.SameIPs(ch.Now, want) {
+			return &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "set_ip_whitelist",
+				Message: "whitelist after update is " + strings.Join(ch.Now, ",") + ", want " + strings.Join(want, ",")}
+		}
+		return nil
+	})
+	return ch, err
 }

@@ -14,10 +14,16 @@ import (
 // /v5/order/cancel-all (the whole spot category, or per symbol when symbols
 // are given), and fetch again until nothing is left.
 func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential, symbols []string) (exchange.CancelResult, error) {
-	ex, err := a.client(ctx, cred, "")
-	if err != nil {
-		return exchange.CancelResult{Cancelled: []string{}}, err
-	}
+	res := exchange.CancelResult{Cancelled: []string{}}
+	err := a.with(ctx, forBot, cred, "", func(ex *ccxt.Bybit) error {
+		var err error
+		res, err = a.cancelAll(ctx, ex, symbols)
+		return err
+	})
+	return res, err
+}
+
+func (a *Adapter) cancelAll(ctx context.Context, ex *ccxt.Bybit, symbols []string) (exchange.CancelResult, error) {
 	fetch := func() ([]ccxt.Order, error) {
 		open, err := ccxtutil.Run(ctx, func() ([]ccxt.Order, error) { return ex.FetchOpenOrders() })
 		return open, a.classify("cancel_orders", ex, err)
@@ -47,7 +53,7 @@ func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential,
 // (GET /v5/user/query-api): it proves the key authenticates from fromIP and
 // reports its permissions and bound IPs, without moving funds.
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	return ccxtutil.Verify(fromIP, func() (*ccxt.Bybit, error) { return a.client(ctx, cred, fromIP) },
+	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Bybit) error) error { return a.with(ctx, forVerify, cred, fromIP, fn) },
 		func(ex *ccxt.Bybit) (map[string]interface{}, error) {
 			return a.call(ctx, ex, "verify_key", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
 		},
@@ -65,23 +71,25 @@ func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromI
 // KindPermission and must be deleted with the management key or in the web
 // UI. A key that is already gone gives KindNotFound (callers: success).
 func (a *Adapter) SelfRevoke(ctx context.Context, cred exchange.Credential) error {
-	ex, err := a.client(ctx, cred, "")
-	if err != nil {
-		return err
-	}
-	info, err := a.call(ctx, ex, "self_revoke", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
-	if err != nil {
-		if exchange.KindOf(err) == exchange.KindAuthentication {
-			return &exchange.Error{Kind: exchange.KindNotFound, Exchange: Name, Op: "self_revoke",
-				Message: "the key no longer authenticates", Err: err}
+	err := a.with(ctx, forSelf, cred, "", func(ex *ccxt.Bybit) error {
+		info, err := a.call(ctx, ex, "self_revoke", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
+		if err != nil {
+			if exchange.KindOf(err) == exchange.KindAuthentication {
+				return &exchange.Error{Kind: exchange.KindNotFound, Exchange: Name, Op: "self_revoke",
+					Message: "the key no longer authenticates", Err: err}
+			}
+			return err
+		}
+		// ccxt starts a request when the endpoint method is called: call one.
+		if ccxtutil.Bool(info, "isMaster") {
+			_, err = a.call(ctx, ex, "self_revoke", ex.PrivatePostV5UserDeleteApi(map[string]interface{}{}))
+		} else {
+			_, err = a.call(ctx, ex, "self_revoke", ex.PrivatePostV5UserDeleteSubApi(map[string]interface{}{}))
 		}
 		return err
-	}
-	// ccxt starts a request when the endpoint method is called: call one.
-	if ccxtutil.Bool(info, "isMaster") {
-		_, err = a.call(ctx, ex, "self_revoke", ex.PrivatePostV5UserDeleteApi(map[string]interface{}{}))
-	} else {
-		_, err = a.call(ctx, ex, "self_revoke", ex.PrivatePostV5UserDeleteSubApi(map[string]interface{}{}))
+	})
+	if err == nil || exchange.IsNotFound(err) {
+		a.pool.Evict(cred.APIKey)
 	}
 	return err
 }

@@ -13,7 +13,9 @@ import (
 // withdraw (/v5/asset/withdraw/create).
 func (a *Adapter) Trader(cred exchange.Credential, fromIP string) exchange.Trader {
 	return &ccxtutil.Trader[*ccxt.Bybit]{
-		Client:   func(ctx context.Context) (*ccxt.Bybit, error) { return a.client(ctx, cred, fromIP) },
+		Do: func(ctx context.Context, fn func(ex *ccxt.Bybit) error) error {
+			return a.with(ctx, forTrader, cred, fromIP, fn)
+		},
 		Classify: a.classify,
 	}
 }

@@ -1,10 +1,7 @@
 package ccxtutil
 
 import (
-	"context"
 	"time"
-
-	ccxt "github.com/ccxt/ccxt/go/v4"
 
 	"github.com/keyresponse/runbook/integrations/exchange"
 )
@@ -27,24 +24,6 @@ func Timeout(opts map[string]interface{}) time.Duration {
 		return defaultTimeout
 	}
 	return d
-}
-
-// Bind gives a freshly built ccxt client its HTTP client for one operation:
-// it sends from localAddr (cfg.LocalAddr when empty) and carries ctx, so no
-// connection or state outlives the operation. name is the exchange's, for
-// the error.
-func Bind(ctx context.Context, name string, ex *ccxt.Exchange, cfg exchange.Config, localAddr string, timeout time.Duration) error {
-	if localAddr == "" {
-		localAddr = cfg.LocalAddr
-	}
-	hc, err := NewHTTPClient(ctx, localAddr, timeout)
-	if err != nil {
-		return &exchange.Error{Kind: exchange.KindInvalid, Exchange: name, Op: "client", Message: err.Error()}
-	}
-	if err := SetHTTPClient(ex, hc); err != nil {
-		return &exchange.Error{Kind: exchange.KindUnsupported, Exchange: name, Op: "client", Message: err.Error()}
-	}
-	return nil
 }
 
 // NeedManagement refuses key management without a management credential

@@ -1,5 +1,6 @@
-// Package ccxtutil holds what every ccxt-based adapter needs: an HTTP client
-// bound to a source address and a context, waiting on ccxt's result channels
+// Package ccxtutil holds what every ccxt-based adapter needs: a pool of
+// built clients whose HTTP transport is bound to a source address and whose
+// requests carry the caller's context, waiting on ccxt's result channels
 // under a context, and turning ccxt errors into *exchange.Error.
 package ccxtutil
 
@@ -9,19 +10,19 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	ccxt "github.com/ccxt/ccxt/go/v4"
 )
 
-// NewHTTPClient returns a client whose connections originate from localAddr
-// ("" = any) and whose requests carry ctx (ccxt builds requests without a
-// context, so cancellation and deadlines are attached here). Keep-alives are
-// off: each adapter operation uses a fresh client, and a pooled connection
-// would survive past the operation's context.
-func NewHTTPClient(ctx context.Context, localAddr string, timeout time.Duration) (*http.Client, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second}
+// NewTransport returns a keep-alive transport whose connections originate
+// from localAddr ("" = any). One transport serves every pooled client of an
+// adapter sending from that address, so calls reuse connections instead of
+// paying a TCP (and, on a real exchange, TLS) handshake each.
+func NewTransport(localAddr string) (*http.Transport, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if localAddr != "" {
 		ip := net.ParseIP(localAddr)
 		if ip == nil {
@@ -29,25 +30,53 @@ func NewHTTPClient(ctx context.Context, localAddr string, timeout time.Duration)
 		}
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
-	tr := &http.Transport{
+	return &http.Transport{
 		DialContext:         d.DialContext,
-		DisableKeepAlives:   true,
 		TLSHandshakeTimeout: 10 * time.Second,
 		Proxy:               http.ProxyFromEnvironment,
-	}
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	return &http.Client{Timeout: timeout, Transport: ctxTransport{ctx: ctx, next: tr}}, nil
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: DefaultMaxIdle,
+		IdleConnTimeout:     90 * time.Second,
+	}, nil
 }
 
+// ctxHolder is the context of the lease a pooled client is serving (ccxt
+// builds requests without a context, so cancellation and deadlines are
+// attached in the transport). A client serves one lease at a time.
+type ctxHolder struct {
+	p atomic.Pointer[context.Context]
+}
+
+func (h *ctxHolder) set(ctx context.Context) {
+	if ctx == nil {
+		h.p.Store(nil)
+		return
+	}
+	h.p.Store(&ctx)
+}
+
+func (h *ctxHolder) get() context.Context {
+	if c := h.p.Load(); c != nil {
+		return *c
+	}
+	// Not leased: only a call that outlived its lease (its caller gave up
+	// on ctx) gets here; it must not go out.
+	return cancelled
+}
+
+var cancelled = func() context.Context {
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	return c
+}()
+
 type ctxTransport struct {
-	ctx  context.Context
+	ctx  *ctxHolder
 	next http.RoundTripper
 }
 
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.next.RoundTrip(r.WithContext(t.ctx))
+	return t.next.RoundTrip(r.WithContext(t.ctx.get()))
 }
 
 // SetHTTPClient installs c as the ccxt exchange's HTTP client.

@@ -18,8 +18,9 @@ type TradingClient interface {
 // can still do. The adapter supplies how to build its client and classify
 // its errors; the order logic is the same on every exchange.
 type Trader[E TradingClient] struct {
-	// Client builds a fresh client on the trader's key and source address.
-	Client func(ctx context.Context) (E, error)
+	// Do runs fn with a client on the trader's key and source address
+	// (leased from the adapter's pool).
+	Do func(ctx context.Context, fn func(ex E) error) error
 	// Classify turns a ccxt error into *exchange.Error (ex may be nil).
 	Classify func(op string, ex E, err error) error
 	// WithdrawParams are passed to ccxt's unified withdraw.
@@ -31,10 +32,16 @@ type Trader[E TradingClient] struct {
 
 // PlaceOrder places a limit order at price, or a market order when price is 0.
 func (t *Trader[E]) PlaceOrder(ctx context.Context, symbol, side string, amount, price float64) (string, error) {
-	ex, err := t.Client(ctx)
-	if err != nil {
-		return "", err
-	}
+	var id string
+	err := t.Do(ctx, func(ex E) error {
+		var err error
+		id, err = t.placeOrder(ctx, ex, symbol, side, amount, price)
+		return err
+	})
+	return id, err
+}
+
+func (t *Trader[E]) placeOrder(ctx context.Context, ex E, symbol, side string, amount, price float64) (string, error) {
 	typ := "market"
 	var opts []ccxt.CreateOrderOptions
 	if price > 0 {
@@ -53,10 +60,16 @@ func (t *Trader[E]) PlaceOrder(ctx context.Context, symbol, side string, amount,
 
 // Withdraw asks for a withdrawal and returns the exchange's id for it.
 func (t *Trader[E]) Withdraw(ctx context.Context, asset string, amount float64, address string) (string, error) {
-	ex, err := t.Client(ctx)
-	if err != nil {
-		return "", err
-	}
+	var id string
+	err := t.Do(ctx, func(ex E) error {
+		var err error
+		id, err = t.withdraw(ctx, ex, asset, amount, address)
+		return err
+	})
+	return id, err
+}
+
+func (t *Trader[E]) withdraw(ctx context.Context, ex E, asset string, amount float64, address string) (string, error) {
 	if t.RawWithdraw != nil {
 		return t.RawWithdraw(ctx, ex, asset, amount, address)
 	}

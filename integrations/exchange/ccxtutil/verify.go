@@ -22,26 +22,27 @@ func Refused(v *exchange.Verification, err error) bool {
 	return false
 }
 
-// Verify is the frame of every adapter's VerifyKey: open a client (on the
-// key, sending from fromIP), make one read-only call that proves the key
-// authenticates, and let fill read the key's rights and whitelist from the
-// answer. A refused key is the answer (Authenticated false, Rejection set),
-// not an error.
-func Verify[E, R any](fromIP string, open func() (E, error), read func(ex E) (R, error),
+// Verify is the frame of every adapter's VerifyKey: with a client on the
+// key sending from fromIP (do leases it), make one read-only call that
+// proves the key authenticates, and let fill read the key's rights and
+// whitelist from the answer. A refused key is the answer (Authenticated
+// false, Rejection set), not an error.
+func Verify[E, R any](fromIP string, do func(fn func(ex E) error) error, read func(ex E) (R, error),
 	fill func(v *exchange.Verification, ex E, res R) error) (exchange.Verification, error) {
 	v := exchange.Verification{FromIP: fromIP}
-	ex, err := open()
+	var readErr error
+	err := do(func(ex E) error {
+		res, err := read(ex)
+		if err != nil {
+			readErr = err
+			return err
+		}
+		return fill(&v, ex, res)
+	})
 	if err != nil {
-		return v, err
-	}
-	res, err := read(ex)
-	if err != nil {
-		if Refused(&v, err) {
+		if readErr != nil && Refused(&v, readErr) {
 			return v, nil
 		}
-		return v, err
-	}
-	if err := fill(&v, ex, res); err != nil {
 		return v, err
 	}
 	v.Authenticated = true

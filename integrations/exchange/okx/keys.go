@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"strings"
 
+	ccxt "github.com/ccxt/ccxt/go/v4"
+
 	"github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/exchange/ccxtutil"
 )
@@ -70,11 +72,12 @@ func keyOf(m map[string]interface{}, sub string) exchange.Key {
 
 // ListKeys implements exchange.Exchange.
 func (a *Adapter) ListKeys(ctx context.Context, subAccount string) ([]exchange.Key, error) {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := a.call(ctx, ex, "list_keys", ex.PrivateGetUsersSubaccountApikey(map[string]interface{}{"subAcct": subAccount}))
+	var res interface{}
+	err := a.mgmt(ctx, func(ex *ccxt.Okx) error {
+		var err error
+		res, err = a.call(ctx, ex, "list_keys", ex.PrivateGetUsersSubaccountApikey(map[string]interface{}{"subAcct": subAccount}))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +90,13 @@ func (a *Adapter) ListKeys(ctx context.Context, subAccount string) ([]exchange.K
 
 // KeyInfo implements exchange.Exchange.
 func (a *Adapter) KeyInfo(ctx context.Context, subAccount, keyID string) (exchange.Key, error) {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return exchange.Key{}, err
-	}
-	res, err := a.call(ctx, ex, "key_info", ex.PrivateGetUsersSubaccountApikey(map[string]interface{}{
-		"subAcct": subAccount, "apiKey": keyID}))
+	var res interface{}
+	err := a.mgmt(ctx, func(ex *ccxt.Okx) error {
+		var err error
+		res, err = a.call(ctx, ex, "key_info", ex.PrivateGetUsersSubaccountApikey(map[string]interface{}{
+			"subAcct": subAccount, "apiKey": keyID}))
+		return err
+	})
 	if err != nil {
 		return exchange.Key{}, err
 	}
@@ -125,15 +129,16 @@ func (a *Adapter) CreateKey(ctx context.Context, req exchange.CreateKeyRequest) 
 	if pass == "" {
 		pass = NewPassphrase()
 	}
-	ex, err := a.mgmt(ctx)
-	if err != nil {
-		return exchange.NewKey{}, err
-	}
 	params := map[string]interface{}{"subAcct": req.SubAccount, "label": req.Label, "passphrase": pass, "perm": perm}
 	if ip != "" {
 		params["ip"] = ip
 	}
-	res, err := a.call(ctx, ex, "create_key", ex.PrivatePostUsersSubaccountApikey(params))
+	var res interface{}
+	err = a.mgmt(ctx, func(ex *ccxt.Okx) error {
+		var err error
+		res, err = a.call(ctx, ex, "create_key", ex.PrivatePostUsersSubaccountApikey(params))
+		return err
+	})
 	if err != nil {
 		return exchange.NewKey{}, err
 	}
@@ -156,13 +161,16 @@ func NewPassphrase() string {
 }
 
 // RevokeKey implements exchange.Exchange; an absent key is KindNotFound.
+// Pooled clients on the key are dropped once it is gone.
 func (a *Adapter) RevokeKey(ctx context.Context, subAccount, keyID string) error {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
+	err := a.mgmt(ctx, func(ex *ccxt.Okx) error {
+		_, err := a.call(ctx, ex, "revoke_key", ex.PrivatePostUsersSubaccountDeleteApikey(map[string]interface{}{
+			"subAcct": subAccount, "apiKey": keyID}))
 		return err
+	})
+	if err == nil || exchange.IsNotFound(err) {
+		a.pool.Evict(keyID)
 	}
-	_, err = a.call(ctx, ex, "revoke_key", ex.PrivatePostUsersSubaccountDeleteApikey(map[string]interface{}{
-		"subAcct": subAccount, "apiKey": keyID}))
 	return err
 }
 
@@ -173,29 +181,50 @@ func (a *Adapter) SetPermissions(ctx context.Context, subAccount, keyID string, 
 	if err != nil {
 		return err
 	}
-	return a.modify(ctx, "set_permissions", map[string]interface{}{"subAcct": subAccount, "apiKey": keyID, "perm": perm})
+	_, err = a.modify(ctx, "set_permissions", map[string]interface{}{"subAcct": subAccount, "apiKey": keyID, "perm": perm})
+	return err
 }
 
-// SetIPWhitelist implements exchange.Exchange. modify-apikey's ip replaces
-// the whole list, so this is a set; an empty list is refused because ip=""
-// would unbind the key from every address.
-func (a *Adapter) SetIPWhitelist(ctx context.Context, subAccount, keyID string, ips []string) error {
+// SetIPWhitelist implements exchange.Exchange in one request, written
+// first: modify-apikey's ip replaces the whole list (a set) and the answer
+// carries the key as it now is, which is the verification. OKX does not
+// report the previous list, so the change says PreviousKnown=false. An
+// empty list is refused because ip="" would unbind the key from every
+// address.
+func (a *Adapter) SetIPWhitelist(ctx context.Context, subAccount, keyID string, ips []string) (exchange.WhitelistChange, error) {
+	ch := exchange.WhitelistChange{Changed: true, Previous: []string{}}
 	ip, err := ipParam("set_ip_whitelist", ips)
 	if err != nil {
-		return err
+		return ch, err
 	}
 	if ip == "" {
-		return &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "set_ip_whitelist",
+		return ch, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "set_ip_whitelist",
 			Message: "refusing to remove the whitelist (OKX ip=\"\" unbinds the key)"}
 	}
-	return a.modify(ctx, "set_ip_whitelist", map[string]interface{}{"subAcct": subAccount, "apiKey": keyID, "ip": ip})
+	res, err := a.modify(ctx, "set_ip_whitelist", map[string]interface{}{"subAcct": subAccount, "apiKey": keyID, "ip": ip})
+	ch.Calls = 1
+	if err != nil {
+		return ch, err
+	}
+	d := data(res)
+	if len(d) == 0 {
+		return ch, &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "set_ip_whitelist",
+			Message: "modify-apikey answered without the key"}
+	}
+	ch.Now = exchange.NormalizeIPs(ccxtutil.Strings(d[0], "ip"))
+	if !exchange.SameIPs(ch.Now, ips) {
+		return ch, &exchange.Error{Kind: exchange.KindExchange, Exchange: Name, Op: "set_ip_whitelist",
+			Message: "whitelist after update is " + strings.Join(ch.Now, ",") + ", want " + ip}
+	}
+	return ch, nil
 }
 
-func (a *Adapter) modify(ctx context.Context, op string, params map[string]interface{}) error {
-	ex, err := a.mgmt(ctx)
-	if err != nil {
+func (a *Adapter) modify(ctx context.Context, op string, params map[string]interface{}) (interface{}, error) {
+	var res interface{}
+	err := a.mgmt(ctx, func(ex *ccxt.Okx) error {
+		var err error
+		res, err = a.call(ctx, ex, op, ex.PrivatePostUsersSubaccountModifyApikey(params))
 		return err
-	}
-	_, err = a.call(ctx, ex, op, ex.PrivatePostUsersSubaccountModifyApikey(params))
-	return err
+	})
+	return res, err
 }

@@ -23,6 +23,7 @@ package okx
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"time"
 
@@ -44,6 +45,7 @@ func init() { exchange.Register(Name, Open) }
 type Adapter struct {
 	cfg     exchange.Config
 	timeout time.Duration
+	pool    *ccxtutil.Pool[*ccxt.Okx]
 }
 
 var (
@@ -53,7 +55,9 @@ var (
 
 // Open builds the adapter. It does not call the exchange.
 func Open(cfg exchange.Config) (exchange.Exchange, error) {
-	return &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}, nil
+	a := &Adapter{cfg: cfg, timeout: ccxtutil.Timeout(cfg.Options)}
+	a.pool = ccxtutil.NewPool(Name, cfg, a.timeout, ccxtutil.Spec[*ccxt.Okx]{Build: a.build})
+	return a, nil
 }
 
 // Name implements exchange.Exchange.
@@ -65,13 +69,27 @@ func (a *Adapter) Capabilities() exchange.Capabilities {
 	return exchange.Capabilities{ManageSubAccountKeys: true, SelfRevoke: false, MaxWhitelist: MaxWhitelist}
 }
 
-// Close implements exchange.Exchange (clients are per operation).
-func (a *Adapter) Close() error { return nil }
+// Close implements exchange.Exchange: drops pooled clients and idle
+// connections.
+func (a *Adapter) Close() error {
+	a.pool.Close()
+	return nil
+}
 
-// client builds a fresh ccxt client for one operation: its HTTP client
-// carries the operation's context and source address, and no state leaks
-// between credentials.
-func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAddr string) (*ccxt.Okx, error) {
+// ClientPool reports on the adapter's pool of built ccxt clients.
+func (a *Adapter) ClientPool() ccxtutil.PoolStats { return a.pool }
+
+// Purposes of pooled clients (see the Binance adapter).
+const (
+	forMgmt   = "mgmt"
+	forBot    = "bot"
+	forVerify = "verify"
+	forTrader = "trader"
+)
+
+// build makes a ccxt client on cred for the pool. ccxt's OKX client keeps
+// no option that changes error semantics after a success (no Spec.Reset).
+func (a *Adapter) build(cred exchange.Credential, hc *http.Client) (*ccxt.Okx, error) {
 	conf := map[string]interface{}{
 		"apiKey":          cred.APIKey,
 		"secret":          cred.Secret,
@@ -92,10 +110,15 @@ func (a *Adapter) client(ctx context.Context, cred exchange.Credential, localAdd
 		conf["urls"] = map[string]interface{}{"api": map[string]interface{}{"rest": base}}
 	}
 	ex := ccxt.NewOkx(conf)
-	if err := ccxtutil.Bind(ctx, Name, &ex.Exchange, a.cfg, localAddr, a.timeout); err != nil {
+	if err := ccxtutil.BindHTTP(Name, &ex.Exchange, hc); err != nil {
 		return nil, err
 	}
 	return ex, nil
+}
+
+// with runs fn on a pooled client for cred.
+func (a *Adapter) with(ctx context.Context, purpose string, cred exchange.Credential, localAddr string, fn func(ex *ccxt.Okx) error) error {
+	return a.pool.Do(ctx, purpose, cred, localAddr, fn)
 }
 
 // codeKinds refines ccxt's classification with OKX codes it leaves as a
@@ -152,13 +175,14 @@ func (a *Adapter) classify(op string, ex *ccxt.Okx, err error) error {
 	return ccxtutil.Classify(Name, op, err, headers, codeKinds)
 }
 
-func (a *Adapter) mgmt(ctx context.Context) (*ccxt.Okx, error) {
+// mgmt runs fn on a pooled client on the management credential.
+func (a *Adapter) mgmt(ctx context.Context, fn func(ex *ccxt.Okx) error) error {
 	if err := ccxtutil.NeedManagement(Name, a.cfg); err != nil {
-		return nil, err
+		return err
 	}
 	if a.cfg.Management.Passphrase == "" {
-		return nil, &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "management",
+		return &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "management",
 			Message: "the OKX management credential has no passphrase"}
 	}
-	return a.client(ctx, a.cfg.Management, "")
+	return a.with(ctx, forMgmt, a.cfg.Management, "", fn)
 }

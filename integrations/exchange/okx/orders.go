@@ -19,10 +19,16 @@ const batchSize = 20
 // order already gone (51400, e.g. a retry after a lost answer) counts as
 // done.
 func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential, symbols []string) (exchange.CancelResult, error) {
-	ex, err := a.client(ctx, cred, "")
-	if err != nil {
-		return exchange.CancelResult{Cancelled: []string{}}, err
-	}
+	res := exchange.CancelResult{Cancelled: []string{}}
+	err := a.with(ctx, forBot, cred, "", func(ex *ccxt.Okx) error {
+		var err error
+		res, err = a.cancelAll(ctx, ex, symbols)
+		return err
+	})
+	return res, err
+}
+
+func (a *Adapter) cancelAll(ctx context.Context, ex *ccxt.Okx, symbols []string) (exchange.CancelResult, error) {
 	fetch := func() ([]ccxt.Order, error) {
 		open, err := ccxtutil.Run(ctx, func() ([]ccxt.Order, error) { return ex.FetchOpenOrders() })
 		return open, a.classify("cancel_orders", ex, err)
@@ -63,7 +69,7 @@ func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential,
 // and account mode, without moving funds. Derivatives count as allowed only
 // when the key may trade and the account mode is not "Spot mode" (acctLv 1).
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	return ccxtutil.Verify(fromIP, func() (*ccxt.Okx, error) { return a.client(ctx, cred, fromIP) },
+	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Okx) error) error { return a.with(ctx, forVerify, cred, fromIP, fn) },
 		func(ex *ccxt.Okx) (interface{}, error) {
 			return a.call(ctx, ex, "verify_key", ex.PrivateGetAccountConfig(map[string]interface{}{}))
 		},

@@ -14,7 +14,9 @@ import (
 // spares ccxt a currencies download.
 func (a *Adapter) Trader(cred exchange.Credential, fromIP string) exchange.Trader {
 	return &ccxtutil.Trader[*ccxt.Okx]{
-		Client:         func(ctx context.Context) (*ccxt.Okx, error) { return a.client(ctx, cred, fromIP) },
+		Do: func(ctx context.Context, fn func(ex *ccxt.Okx) error) error {
+			return a.with(ctx, forTrader, cred, fromIP, fn)
+		},
 		Classify:       a.classify,
 		WithdrawParams: map[string]interface{}{"fee": "0"},
 	}
