@@ -276,6 +276,13 @@ func TestSelectResolvesTargetsOrTheWholeAccount(t *testing.T) {
 	if err != nil || all.Outputs["count"] != 5 || fmt.Sprint(all.Outputs["bot_ids"]) != "[bot-001 bot-002 bot-003 bot-004 bot-005]" {
 		t.Fatalf("whole account: %v %v", all.Outputs, err)
 	}
+	named, err := f.run("bot.select", map[string]any{"exchange": "prod-binance", "targets": []any{"bot-003", "bot-001"}})
+	if err != nil || fmt.Sprint(named.Outputs["bot_ids"]) != "[bot-003 bot-001]" {
+		t.Fatalf("bare ids (runbook exec --input targets=bot-3,bot-1): %v %v", named.Outputs, err)
+	}
+	if _, err := f.run("bot.select", map[string]any{"exchange": "prod-binance", "targets": []any{map[string]any{"bot": "b", "colour": "red"}}}); activities.ErrorType(err) != activities.ErrInvalidParams {
+		t.Fatalf("unknown target field: %v", err)
+	}
 	none, err := f.run("bot.select", map[string]any{"exchange": "prod-okx"})
 	if err != nil || none.Outputs["count"] != 0 || len(none.Outputs["bots"].([]any)) != 0 {
 		t.Fatalf("empty account: %v %v", none.Outputs, err)

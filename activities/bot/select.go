@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,6 +19,25 @@ type Target struct {
 	KeyID      string `json:"key_id,omitempty"`
 	Severity   string `json:"severity,omitempty"`
 	IncidentID string `json:"incident_id,omitempty"`
+}
+
+// UnmarshalJSON also takes a bare bot id, so that
+// `runbook exec contain-fleet-breach --input targets=bot-1,bot-2` works; an
+// object is decoded strictly like every action param.
+func (t *Target) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		*t = Target{}
+		return json.Unmarshal(b, &t.Bot)
+	}
+	type plain Target
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	*t = Target(p)
+	return nil
 }
 
 // SelectParams are bot.select's params.
@@ -49,7 +70,7 @@ var SelectSpec = runbooks.ActionSpec{
 	Params: []runbooks.ParamSpec{
 		{Name: "exchange", Type: runbooks.ParamString, Required: true, Description: "exchange account name (bot.info's account)"},
 		{Name: "targets", Type: runbooks.ParamAny, Default: []any{},
-			Description: "list of {bot, key_id, severity, incident_id}; empty selects every bot on the account"},
+			Description: "list of {bot, key_id, severity, incident_id} (or bare bot ids); empty selects every bot on the account"},
 	},
 	// bots: [{bot, account, sub_account, key_id, ips, engine_ips,
 	// credential_ref, severity, incident_id}]; bot_ids: the distinct bot
