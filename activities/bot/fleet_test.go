@@ -35,7 +35,7 @@ type webFleet struct {
 	reg      *activities.Registry
 }
 
-func newWebFleet(t *testing.T, n int) *webFleet {
+func newWebFleet(t testing.TB, n int) *webFleet {
 	t.Helper()
 	f := &webFleet{bots: map[string]*bottest.MemBot{}, ctls: map[string]ibot.Controller{}}
 	recv := map[string]http.Handler{}
@@ -299,6 +299,20 @@ func TestFleetSpecs(t *testing.T) {
 	for name, se := range map[string]runbooks.SideEffect{"bot.select": runbooks.ReadOnly, "bot.freeze_many": runbooks.Reversible} {
 		if s, ok := f.reg.Action(name); !ok || s.SideEffect != se {
 			t.Errorf("%s: %v %v", name, ok, s.SideEffect)
+		}
+	}
+}
+
+// BenchmarkFreezeMany1000 is the fleet freeze of issue 8 (1,000 bots
+// frozen within 5 s) over signed webhook calls on loopback, at the
+// runbook's concurrency of 64. One op is one whole fleet.
+func BenchmarkFreezeMany1000(b *testing.B) {
+	f := newWebFleet(b, 1000)
+	params := map[string]any{"bots": f.ids(), "concurrency": 64}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res, err := f.run("bot.freeze_many", params); err != nil || res.Outputs["frozen"] != 1000 {
+			b.Fatalf("%v %v", res.Outputs, err)
 		}
 	}
 }
