@@ -34,7 +34,7 @@ func TestFleetStarterStartsLoadedRunbooksWithResolvedInputs(t *testing.T) {
 		return []ingest.LoadedRunbook{{Runbook: *rb, Hash: "sha256:ckb"}}
 	}}
 	spec := incidentact.Spec{Runbook: "contain-key-breach", IncidentID: "contain-key-breach:bot-1:K1",
-		Inputs: map[string]any{"bot": "bot-1", "key_id": "K1", "severity": "high", "fleet": "contain-fleet-breach::prod"},
+		Inputs:    map[string]any{"bot": "bot-1", "key_id": "K1", "severity": "high", "fleet": "contain-fleet-breach::prod"},
 		StartedBy: "fleet:contain-fleet-breach::prod"}
 	res, err := fs.StartIncident(context.Background(), spec)
 	if err != nil || !res.Started {
