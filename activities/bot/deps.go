@@ -1,8 +1,10 @@
 // Package bot holds the bot-control actions: bot.freeze, bot.unfreeze,
-// bot.status and bot.deliver_key. They adapt integrations/bot controllers
-// to the action registry; the controllers do the verifying (a freeze is
-// only reported once the bot says it is stopped) and are idempotent, so a
-// retried or replayed action repeats no harm.
+// bot.status, bot.deliver_key and bot.info, and their fleet forms
+// bot.select and bot.freeze_many for a mass breach. They adapt
+// integrations/bot controllers to the action registry; the controllers do
+// the verifying (a freeze is only reported once the bot says it is
+// stopped) and are idempotent, so a retried or replayed action repeats no
+// harm.
 //
 // Secrets: bot.deliver_key takes a secret reference, resolves it itself
 // and returns only the key id and a fingerprint.
@@ -31,6 +33,10 @@ type Deps struct {
 	// Info answers bot.info from the engine's configuration and secret
 	// store (which exchange account, sub-account, IPs, current key).
 	Info func(ctx context.Context, id string) (Info, error)
+	// BotsOn lists the ids of every bot configured on an exchange account
+	// (config bots[].account), sorted: bot.select's "whole fleet" when an
+	// account-wide breach names no bots.
+	BotsOn func(ctx context.Context, account string) ([]string, error)
 }
 
 // Error types specific to the bot actions.
@@ -86,5 +92,5 @@ func ActivityError(err error) error {
 
 // Actions returns every bot action, for activities.NewRegistry.
 func Actions(d Deps) []activities.Action {
-	return []activities.Action{freeze(d), unfreeze(d), status(d), deliverKey(d), botInfo(d)}
+	return []activities.Action{freeze(d), unfreeze(d), status(d), deliverKey(d), botInfo(d), selectBots(d), freezeMany(d)}
 }

@@ -107,7 +107,7 @@ func botActions(s botSetup, accounts map[string]xchg.Config, store secrets.Store
 		}
 		return in, nil
 	}
-	return botact.Actions(botact.Deps{Bots: bots, Secrets: reader, Info: info}), nil
+	return botact.Actions(botact.Deps{Bots: bots, Secrets: reader, Info: info, BotsOn: s.botsOn}), nil
 }
 
 // secretReader adapts the secret store to the bot package's reader; a

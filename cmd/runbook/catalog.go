@@ -13,6 +13,7 @@ import (
 	"github.com/keyresponse/runbook/activities/core"
 	exact "github.com/keyresponse/runbook/activities/exchange"
 	"github.com/keyresponse/runbook/activities/httpreq"
+	incidentact "github.com/keyresponse/runbook/activities/incident"
 	secretsact "github.com/keyresponse/runbook/activities/secrets"
 	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/secrets"
@@ -30,6 +31,7 @@ type actionDeps struct {
 	bots      botSetup
 	nats      *nats.Conn
 	sms       *smsSetup
+	fleet     incidentact.Starter // incident.start_many's (fleet_wiring.go); nil: runs fail
 }
 
 // buildRegistry is the explicit list of every action the engine ships.
@@ -54,6 +56,7 @@ func buildRegistry(d actionDeps) (*activities.Registry, error) {
 	list = append(list, bots...)
 	list = append(list, secretsact.Actions(secretsact.Deps{Store: d.secrets})...)
 	list = append(list, d.sms.action())
+	list = append(list, incidentact.Actions(incidentact.Deps{Starter: d.fleet})...)
 	return activities.NewRegistry(list...)
 }
 
