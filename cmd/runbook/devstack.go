@@ -196,6 +196,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if o.exchangeTimeout > 0 {
 		deps.exchanges = withRequestTimeout(deps.exchanges, o.exchangeTimeout)
 	}
+	deps.fleet = newFleetStarter(s.client, es, o.books)
 	reg, err := buildRegistry(deps)
 	if err != nil {
 		return nil, err

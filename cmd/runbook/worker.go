@@ -70,8 +70,15 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 			if err != nil {
 				return err
 			}
+			// Every worker can run incident.start_many (a fleet incident's
+			// per-bot starts), consumer or not: it needs the runbooks.
+			books, err := g.triggerBooks()
+			if err != nil {
+				return err
+			}
 			reg, err := buildRegistry(actionDeps{console: g.stdout, allowedHosts: g.allowedHosts(), secrets: store,
-				exchanges: g.exchangeAccounts(), bots: botsFromConfig(g.mustCfg()), nats: events.nc, sms: smsS})
+				exchanges: g.exchangeAccounts(), bots: botsFromConfig(g.mustCfg()), nats: events.nc, sms: smsS,
+				fleet: newFleetStarter(c, es, books)})
 			if err != nil {
 				return err
 			}
@@ -84,10 +91,6 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 			defer w.Stop()
 			if consumer {
 				if es.keyring, err = g.loadKeyring(); err != nil {
-					return err
-				}
-				books, err := g.triggerBooks()
-				if err != nil {
 					return err
 				}
 				if err := events.startConsumer(ctx, es, c, reg, books); err != nil {
