@@ -115,11 +115,11 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	// Only the breach runbook triggers: other shipped runbooks would
+	// Only the breach runbooks trigger: other shipped runbooks would
 	// match the same events and double the work.
 	var books []ingest.LoadedRunbook
 	for _, b := range all() {
-		if b.Runbook.Name == "contain-key-breach" {
+		if b.Runbook.Name == benchRunbook || b.Runbook.Name == benchFleetRunbook {
 			books = append(books, b)
 		}
 	}
@@ -138,6 +138,7 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 	}
 	if o.want("mass") {
 		sizes["mass"] = o.massBots
+		sizes["fleet"] = o.massBots
 	}
 	if o.want("storm") {
 		sizes["storm"] = o.stormBots
@@ -157,11 +158,15 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		starter:         o.starter,
 		seedBots: func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error) {
 			all := botSetup{facts: map[string]botFacts{}}
-			for _, name := range []string{"contain", "mass", "storm", "interp-dsl", "interp-go"} {
+			for _, name := range []string{"contain", "mass", "fleet", "storm", "interp-dsl", "interp-go"} {
 				if sizes[name] == 0 {
 					continue
 				}
-				bots, setup, err := fl.seed(ctx, ex, store, name, sizes[name])
+				account := benchExchange
+				if a, ok := benchAccounts[name]; ok {
+					account = a
+				}
+				bots, setup, err := fl.seedOn(ctx, ex, store, name, sizes[name], account)
 				if err != nil {
 					return all, err
 				}
@@ -222,7 +227,14 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		printBench(g.stdout, rows, o)
 		return err
 	}
-	if err := step("mass", func() ([]benchRow, error) { return benchMass(ctx, env, o.massTimeout) }); err != nil {
+	if err := step("mass", func() ([]benchRow, error) {
+		r, err := benchMass(ctx, env, o.massTimeout)
+		if err != nil {
+			return r, err
+		}
+		r2, err := benchMassAccount(ctx, env, o.massTimeout)
+		return append(r, r2...), err
+	}); err != nil {
 		printBench(g.stdout, rows, o)
 		return err
 	}
