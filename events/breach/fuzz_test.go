@@ -40,24 +40,3 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
-
-// BenchmarkDecodeVerify measures the per-event cost of the consumer's CPU
-// path: size check, strict parse, secret scan, schema, HMAC, window and an
-// in-memory replay claim (same stream sequence each round, so the claim is
-// the redelivery path; the KV round trip is not included).
-func BenchmarkDecodeVerify(b *testing.B) {
-	body := signed(b, sample(), "k2")
-	v := &Verifier{Keys: testKeyring(b), Replay: &MemoryReplayGuard{}}
-	ctx := context.Background()
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		ev, err := Decode("breach.bot-7.key_leaked", body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := v.Verify(ctx, ev, Delivery{ArrivedAt: t0, StreamSeq: 1}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
