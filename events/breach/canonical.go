@@ -4,92 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"unicode/utf8"
 )
-
-// maxDepth bounds nesting so hostile input cannot exhaust the stack.
-const maxDepth = 32
-
-// parseStrict decodes exactly one JSON value into map[string]any / []any /
-// string / json.Number / bool / nil. Unlike encoding/json it refuses
-// duplicate object keys (two parsers could disagree on which one wins, and
-// the signature must cover what the consumer acts on), nesting deeper than
-// maxDepth and anything after the value.
-func parseStrict(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	v, err := parseValue(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
-	}
-	return v, nil
-}
-
-func parseValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("nested deeper than %d", maxDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			return nil, errors.New("unexpected end of input")
-		}
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := map[string]any{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("object key is not a string")
-				}
-				if _, dup := obj[k]; dup {
-					return nil, fmt.Errorf("duplicate key %q", truncate(k, 64))
-				}
-				v, err := parseValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj[k] = v
-			}
-			if _, err := dec.Token(); err != nil { // '}'
-				return nil, err
-			}
-			return obj, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := parseValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil { // ']'
-				return nil, err
-			}
-			return arr, nil
-		default:
-			return nil, fmt.Errorf("unexpected %q", t)
-		}
-	default:
-		return t, nil // string, json.Number, bool, nil
-	}
-}
 
 // Canonical returns the bytes an event signature covers: the event object
 // with its "signature" member removed, encoded with

@@ -1,0 +1,198 @@
+package breach
+
+import (
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// decodeReference is Decode as it was before the one-parse decoder: the
+// token-by-token parse, the schema, a second json.Unmarshal into Event and
+// the extensions, four walks of the same bytes. The fast Decode must agree
+// with it on every input: same refusal (reason and detail) or the same
+// Event and canonical bytes. FuzzDecode checks that on its corpus.
+func decodeReference(natsSubject string, body []byte) (Event, error) {
+	if len(body) > MaxEventBytes {
+		return Event{}, refuse(ReasonOversized, "%d bytes, limit %d", len(body), MaxEventBytes)
+	}
+	v, err := parseStrictTokens(body)
+	if err != nil {
+		return Event{}, refuse(ReasonMalformedJSON, "%v", err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return Event{}, refuse(ReasonMalformedJSON, "event is not a JSON object")
+	}
+	if path := secretField(obj, ""); path != "" {
+		return Event{}, refuse(ReasonSecretField, "field %s looks like a secret; events carry key ids only", path)
+	}
+	sch, err := Schema()
+	if err != nil {
+		return Event{}, err
+	}
+	if err := sch.Validate(obj); err != nil {
+		return Event{}, refuse(ReasonSchema, "%s", schemaMessage(err))
+	}
+	var ev Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return Event{}, refuse(ReasonSchema, "%v", err)
+	}
+	if err := checkSubjects(ev, natsSubject); err != nil {
+		return Event{}, err
+	}
+	for k, x := range obj {
+		if !knownAttribute[k] {
+			if ev.Extensions == nil {
+				ev.Extensions = map[string]any{}
+			}
+			ev.Extensions[k] = plainValue(x)
+		}
+	}
+	ev.canonical = canonicalOf(obj)
+	return ev, nil
+}
+
+// mapReference is Event.Map as a JSON round trip.
+func mapReference(e Event) (map[string]any, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// sameAsReference fails t when Decode and Map disagree with the reference.
+func sameAsReference(t *testing.T, subject string, body []byte) {
+	t.Helper()
+	got, gerr := Decode(subject, body)
+	want, werr := decodeReference(subject, body)
+	if (gerr == nil) != (werr == nil) {
+		t.Fatalf("Decode error %v, reference error %v\nbody %q", gerr, werr, body)
+	}
+	if gerr != nil {
+		if ReasonOf(gerr) != ReasonOf(werr) {
+			t.Fatalf("reason %q, reference %q\nbody %q", ReasonOf(gerr), ReasonOf(werr), body)
+		}
+		// Which of several secret-looking fields is named depends on map
+		// order in both, and so does the order of names in a schema
+		// message; every other detail must match word for word.
+		switch ReasonOf(gerr) {
+		case ReasonSecretField:
+		case ReasonSchema:
+			if sortedWords(gerr.Error()) != sortedWords(werr.Error()) {
+				t.Fatalf("detail %q, reference %q\nbody %q", gerr, werr, body)
+			}
+		default:
+			if gerr.Error() != werr.Error() {
+				t.Fatalf("detail %q, reference %q\nbody %q", gerr, werr, body)
+			}
+		}
+		return
+	}
+	if !got.Time.Equal(want.Time) || got.Time.Format(time.RFC3339Nano) != want.Time.Format(time.RFC3339Nano) {
+		t.Fatalf("time %v, reference %v", got.Time, want.Time)
+	}
+	g, w := got, want
+	g.Time, w.Time = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, w) {
+		t.Fatalf("event\n%#v\nreference\n%#v", g, w)
+	}
+	gm, gerr := got.Map()
+	wm, werr := mapReference(want)
+	if (gerr == nil) != (werr == nil) || !reflect.DeepEqual(gm, wm) {
+		t.Fatalf("map %v (%v)\nreference %v (%v)", gm, gerr, wm, werr)
+	}
+}
+
+// The corner cases where the one-parse decoder takes a shortcut the
+// reference does not: escapes (time is parsed from the raw bytes), numbers
+// beyond float64, duplicate keys hidden by escapes, the depth limit,
+// trailing data, extensions.
+func TestDecodeMatchesReference(t *testing.T) {
+	good := string(signed(t, sample(), "k2"))
+	acct := string(signed(t, accountSample(), "k2"))
+	rep := func(old, new string) []byte { return []byte(replaceOnce(good, old, new)) }
+	nest := func(n int, inner string) []byte {
+		b := []byte{}
+		for i := 0; i < n; i++ {
+			b = append(b, '[')
+		}
+		b = append(b, inner...)
+		for i := 0; i < n; i++ {
+			b = append(b, ']')
+		}
+		return b
+	}
+	bodies := map[string][]byte{
+		"good":                    []byte(good),
+		"account":                 []byte(acct),
+		"escaped time digit":      rep(`"time":"2026`, `"time":"20\u00326`),
+		"escape elsewhere":        rep(`"acme/bot"`, `"acme\/bot"`),
+		"escaped key":             rep(`"id":`, `"\u0069d":`),
+		"escaped duplicate key":   rep(`"id":`, `"\u0069d":"x","id":`),
+		"nested duplicate key":    rep(`"count":3`, `"count":3,"count":4`),
+		"leap second":             rep(`"time":"2026-11-27T09:00:00Z"`, `"time":"2026-11-27T23:59:60Z"`),
+		"time with offset":        rep(`"time":"2026-11-27T09:00:00Z"`, `"time":"2026-11-27T10:00:00.123+01:00"`),
+		"lowercase time":          rep(`"time":"2026-11-27T09:00:00Z"`, `"time":"2026-11-27t09:00:00z"`),
+		"huge evidence number":    rep(`"count":3`, `"count":1e999`),
+		"huge nested number":      rep(`"count":3`, `"count":[{"a":-1e999}]`),
+		"tiny evidence number":    rep(`"count":3`, `"count":1e-999`),
+		"number literal kept":     rep(`"count":3`, `"count":1.50`),
+		"huge extension number":   rep(`"specversion"`, `"xnum":1e999,"specversion"`),
+		"extensions":              rep(`"specversion"`, `"xs":"a","xb":true,"xn":-0.0,"specversion"`),
+		"object extension":        rep(`"specversion"`, `"xo":{},"specversion"`),
+		"invalid utf8":            rep(`"acme/bot"`, "\"acme\xff/bot\""),
+		"lone surrogate":          rep(`"acme/bot"`, `"acme\ud800bot"`),
+		"trailing garbage":        []byte(good + " x"),
+		"trailing value":          []byte(good + " {}"),
+		"trailing space":          []byte(good + " \n\t\r"),
+		"two top-level values":    []byte(`1 2`),
+		"scalar":                  []byte(`"x"`),
+		"depth 33 empty":          nest(33, ""),
+		"depth 34 empty":          nest(34, ""),
+		"depth 33 with a value":   nest(33, "1"),
+		"depth 32 with a value":   nest(32, "1"),
+		"depth 33 with a string":  nest(33, `"a"`),
+		"object at the limit":     nest(32, `{"a":1}`),
+		"object below the limit":  nest(31, `{"a":1}`),
+		"colon inside strings":    rep(`"acme/bot"`, `"a:b:\":c"`),
+		"backslash before quote":  rep(`"acme/bot"`, `"acme\\"`),
+		"syntax error":            rep(`"count":3`, `"count":3,,`),
+		"duplicate then bad":      rep(`"count":3`, `"count":3,"count":4,,`),
+		"deep then bad":           append(nest(40, ""), '}'),
+		"empty":                   {},
+		"secret in extension":     rep(`"specversion"`, `"xpassword":"x","specversion"`),
+		"empty bot account":       []byte(replaceOnce(acct, `"bot":""`, `"bot":"b"`)),
+		"unsigned account":        []byte(replaceOnce(replaceOnce(acct, `"sigkeyid":"k2",`, ``), `"signature"`, `"x"`)),
+		"kelvin secret":           rep(`"repo"`, "\"\u212Aey_secret\""),
+		"long key secret":         rep(`"repo"`, `"`+string(nest(40, ""))+`secret"`),
+		"unicode lowercasing key": rep(`"repo"`, "\"PASSW\u00d8RD\""),
+	}
+	for name, body := range bodies {
+		for _, subject := range []string{"", "breach.bot-7.key_leaked", "breach.binance.account_leaked"} {
+			t.Run(name+"/"+subject, func(t *testing.T) { sameAsReference(t, subject, body) })
+		}
+	}
+}
+
+// sortedWords is s as a sorted list of words without , and ;.
+func sortedWords(s string) string {
+	w := strings.Fields(strings.NewReplacer(",", " ", ";", " ").Replace(s))
+	sort.Strings(w)
+	return strings.Join(w, " ")
+}
+
+func replaceOnce(s, old, new string) string {
+	i := strings.Index(s, old)
+	if i < 0 {
+		panic("replaceOnce: " + old + " not in body")
+	}
+	return s[:i] + new + s[i+len(old):]
+}
