@@ -48,9 +48,10 @@ func Schema() (*jsonschema.Schema, error) {
 // breach.<subject>.<kind>. Every refusal is an *Error with a Reason. Decode
 // does not check the signature, time window or replay; Verifier does.
 //
-// The body is parsed once; the schema validates that parse and the typed
-// Event, its extensions and the canonical bytes the signature covers are all
-// built from it (see fromObject).
+// The body is parsed once; the schema validates that parse (a hand-written
+// sufficient condition, schemaFastOK, spares the generic validator for the
+// plainly valid event) and the typed Event, its extensions and the canonical
+// bytes the signature covers are all built from it (see fromObject).
 //
 // An empty natsSubject skips the NATS subject check (offline validation).
 func Decode(natsSubject string, body []byte) (Event, error) {
@@ -72,8 +73,12 @@ func Decode(natsSubject string, body []byte) (Event, error) {
 	if err != nil {
 		return Event{}, err // a broken embedded schema is a bug, not bad input
 	}
-	if err := sch.Validate(obj); err != nil {
-		return Event{}, refuse(ReasonSchema, "%s", schemaMessage(err))
+	// schemaFastOK recognises the plainly valid event without the generic
+	// validator; anything else is decided (and worded) by the schema.
+	if !schemaFastOK(obj) {
+		if err := sch.Validate(obj); err != nil {
+			return Event{}, refuse(ReasonSchema, "%s", schemaMessage(err))
+		}
 	}
 	// The canonical bytes need the number literals as sent, so they are
 	// written before fromObject turns numbers into float64.
