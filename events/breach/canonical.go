@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"sort"
-	"strconv"
-	"unicode/utf8"
+	"slices"
 )
 
 // Canonical returns the bytes an event signature covers: the event object
@@ -80,7 +78,7 @@ func writeCanonicalObject(b *bytes.Buffer, obj map[string]any, skip string) {
 		}
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	b.WriteByte('{')
 	for i, k := range keys {
 		if i > 0 {
@@ -95,36 +93,41 @@ func writeCanonicalObject(b *bytes.Buffer, obj map[string]any, skip string) {
 
 func writeCanonicalString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20:
-			b.WriteString(`\u00`)
-			h := strconv.FormatInt(int64(r), 16)
-			if len(h) < 2 {
-				b.WriteByte('0')
-			}
-			b.WriteString(h)
-		default:
-			// encoding/json already replaced invalid UTF-8 with U+FFFD.
-			b.WriteString(s[i : i+size])
+	// Only '"', '\\' and bytes below 0x20 are escaped; every other byte,
+	// including each byte of a multi-byte rune, is copied as is, so runs
+	// between escapes are written in one piece. (encoding/json already
+	// replaced invalid UTF-8 with U+FFFD.)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
 		}
-		i += size
+		b.WriteString(s[start:i])
+		start = i + 1
+		switch c {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			const hex = "0123456789abcdef"
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		}
 	}
+	b.WriteString(s[start:])
 	b.WriteByte('"')
 }
 
