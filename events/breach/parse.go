@@ -17,15 +17,19 @@ const maxDepth = 32
 // the signature must cover what the consumer acts on), nesting deeper than
 // maxDepth and anything after the value.
 //
-// The accepted case is the hot path of the trigger consumer, so it is done
-// in two cheap passes instead of a token walk: json.Decoder.Decode builds
-// the tree (merging duplicate keys, last wins), then structureOK counts the
-// object members and the nesting in the raw bytes. A body has no duplicate
-// key exactly when its member count equals the number of entries in the
-// decoded maps. Any failure re-runs the token-by-token parser, which finds
-// the first problem in document order and words the refusal as it always
-// has; refused input is not what needs to be fast.
+// The accepted case is the hot path of the trigger consumer. Most events
+// are plain (no string escapes): parsePlain takes them in one pass. The
+// rest takes two cheap passes instead of a token walk: json.Decoder.Decode
+// builds the tree (merging duplicate keys, last wins), then structureOK
+// counts the object members and the nesting in the raw bytes. A body has no
+// duplicate key exactly when its member count equals the number of entries
+// in the decoded maps. Any failure re-runs the token-by-token parser, which
+// finds the first problem in document order and words the refusal as it
+// always has; refused input is not what needs to be fast.
 func parseStrict(body []byte) (any, error) {
+	if v, ok := parsePlain(body); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any

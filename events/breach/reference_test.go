@@ -74,6 +74,14 @@ func mapReference(e Event) (map[string]any, error) {
 // sameAsReference fails t when Decode and Map disagree with the reference.
 func sameAsReference(t *testing.T, subject string, body []byte) {
 	t.Helper()
+	// The one-pass parser may only ever accept, and must build exactly,
+	// what the token parser does.
+	if v, ok := parsePlain(body); ok {
+		ref, err := parseStrictTokens(body)
+		if err != nil || !reflect.DeepEqual(v, ref) {
+			t.Fatalf("parsePlain accepted %q as %#v; token parser: %#v, %v", body, v, ref, err)
+		}
+	}
 	// The schema fast path may only ever accept what the schema accepts.
 	if len(body) <= MaxEventBytes {
 		if v, err := parseStrictTokens(body); err == nil {
@@ -327,5 +335,27 @@ func TestCanonicalStringMatchesReference(t *testing.T) {
 		if got.String() != want.String() {
 			t.Fatalf("%q: got %q, reference %q", s, got.String(), want.String())
 		}
+	}
+}
+
+// The one-pass parser against the token parser on JSON shapes events rarely
+// have: it either builds the same tree or leaves the body to the others.
+func TestParsePlainMatchesTokenParser(t *testing.T) {
+	for _, body := range []string{
+		`{}`, `[]`, ` { "a" : [ 1 , 2 ] } `, `{"":{"":[]}}`, `-0`, `0.5e+10`, `1E-2`, `-12.5e3`, `1e999`,
+		`01`, `1.`, `-`, `.5`, `+1`, `1e`, `1e+`, `0x1`, `NaN`, `tru`, `nul`, `falsey`, `true false`,
+		"\"\x7f\"", "\"\u2028\"", "\"a\tb\"", "\"\xff\"", `"\u0041"`, `"a\"b"`, `{"a":1,"a":1}`, `{"a":1,}`,
+		`[1,]`, `[,1]`, `{"a" 1}`, `{"a":}`, `{1:2}`, `"unterminated`, `{"a":{"b":{}}`, "\ufeff{}", "{}\x00",
+		string(bytes.Repeat([]byte("["), 33)) + string(bytes.Repeat([]byte("]"), 33)),
+		string(bytes.Repeat([]byte("["), 34)) + string(bytes.Repeat([]byte("]"), 34)),
+	} {
+		t.Run(body, func(t *testing.T) {
+			sameAsReference(t, "", []byte(body))
+			v, err := parseStrict([]byte(body))
+			ref, rerr := parseStrictTokens([]byte(body))
+			if (err == nil) != (rerr == nil) || (err != nil && err.Error() != rerr.Error()) || !reflect.DeepEqual(v, ref) {
+				t.Fatalf("parseStrict %#v, %v; token parser %#v, %v", v, err, ref, rerr)
+			}
+		})
 	}
 }
