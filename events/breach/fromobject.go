@@ -32,8 +32,8 @@ func fromObject(obj map[string]any, body []byte) (Event, error) {
 		SigKeyID:        str(obj, "sigkeyid"),
 		Signature:       str(obj, "signature"),
 	}
-	if bytes.IndexByte(body, '\\') < 0 {
-		// No escape anywhere, so the parsed string is the raw text.
+	if bytes.IndexByte(body, '\\') < 0 || !timeValueEscaped(body) {
+		// No escape in the time value, so the parsed string is the raw text.
 		if err := ev.Time.UnmarshalText([]byte(str(obj, "time"))); err != nil {
 			return Event{}, unmarshalError(body, err)
 		}
@@ -116,4 +116,48 @@ func unmarshalError(body []byte, fallback error) error {
 		fallback = errors.New("event does not fit the Go types")
 	}
 	return fallback
+}
+
+// timeValueEscaped reports whether the string value of the top-level member
+// "time" of a valid JSON object has an escape in it. It scans the bytes
+// once, tracking only the nesting and the top-level keys (a key may itself
+// be escaped: "\u0074ime").
+func timeValueEscaped(b []byte) bool {
+	depth := 0
+	expectKey, isTime := false, false
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{':
+			depth++
+			expectKey = depth == 1
+		case '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		case '"':
+			start, esc := i, false
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					esc = true
+					i++
+				}
+			}
+			if depth != 1 {
+				continue
+			}
+			if expectKey {
+				key := string(b[start+1 : i])
+				if esc {
+					key = "" // an escaped key is rare: decode it
+					_ = json.Unmarshal(b[start:i+1], &key)
+				}
+				isTime, expectKey = key == "time", false
+			} else if isTime {
+				return esc
+			}
+		}
+	}
+	return false
 }
