@@ -7,12 +7,12 @@ import (
 
 // parsePlain is the one-pass parser for the common event: it builds the
 // same tree as the token parser (map[string]any, []any, string,
-// json.Number, bool, nil) while checking duplicate keys and depth. It only
-// handles the plain subset — strings without escapes in valid UTF-8 — and
-// gives up (ok false) on anything else, valid or not: escapes, invalid
-// UTF-8, syntax errors, duplicate keys, excess depth. The caller then asks
-// the encoding/json based parsers, which decide and word the refusal. So
-// it never has to get a hard case right, only to recognise that it is one.
+// json.Number, bool, nil) while checking duplicate keys and depth. Strings
+// with escapes or invalid UTF-8 are handed to encoding/json one at a time.
+// It gives up (ok false) on any error — syntax, duplicate key, excess depth
+// — and the caller then asks the encoding/json based parsers, which decide
+// and word the refusal. So it never has to word a refusal, only to
+// recognise one.
 func parsePlain(body []byte) (v any, ok bool) {
 	p := plainParser{b: body}
 	v, ok = p.value(0)
@@ -143,20 +143,30 @@ func (p *plainParser) array(depth int) (any, bool) {
 	}
 }
 
-// str reads a string without escapes or control characters, in valid
-// UTF-8 (the text is then exactly what encoding/json would decode).
+// str reads a string. Without escapes, in valid UTF-8, the text between
+// the quotes is the value; otherwise encoding/json decodes the quoted token
+// (escapes, surrogate pairs, invalid UTF-8 become what it always made of
+// them). A control character gives up at once (a syntax error).
 func (p *plainParser) str() (any, bool) {
 	start := p.i + 1
+	plain := true
 	for j := start; j < len(p.b); j++ {
 		switch c := p.b[j]; {
 		case c == '"':
-			s := p.b[start:j]
-			if !utf8.Valid(s) {
+			if s := p.b[start:j]; plain && utf8.Valid(s) {
+				p.i = j + 1
+				return string(s), true
+			}
+			var s string
+			if err := json.Unmarshal(p.b[p.i:j+1], &s); err != nil {
 				return nil, false
 			}
 			p.i = j + 1
-			return string(s), true
-		case c == '\\' || c < 0x20:
+			return s, true
+		case c == '\\':
+			plain = false
+			j++ // the escaped byte cannot end the string
+		case c < 0x20:
 			return nil, false
 		}
 	}
