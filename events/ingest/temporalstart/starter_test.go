@@ -53,6 +53,9 @@ func (f *fakeService) SignalWithStartWorkflowExecution(_ context.Context, in *wo
 	return &workflowservice.SignalWithStartWorkflowExecutionResponse{RunId: "run-1", Started: started}, nil
 }
 
+// The real client (client.Client.WorkflowService()) must satisfy Service.
+var _ Service = workflowservice.WorkflowServiceClient(nil)
+
 type catalog map[string]runbooks.ActionSpec
 
 func (c catalog) Action(n string) (runbooks.ActionSpec, bool) { s, ok := c[n]; return s, ok }
