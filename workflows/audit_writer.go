@@ -94,3 +94,20 @@ func (r *run) recordEvidence(ctx workflow.Context, ev Evidence) {
 		r.audit.add(ctx, evidenceFact(ev.EventID, ev.Subject, r.audit.evidence))
 	}
 }
+
+// takeEvidence handles one SignalEvidence: keep it unless its event id was
+// seen, and record an evidence.added fact for it.
+func (r *run) takeEvidence(ctx workflow.Context, ev Evidence) {
+	if r.addEvidence(ev) {
+		r.recordEvidence(ctx, ev)
+	}
+}
+
+// takeEvidenceBatch handles one SignalEvidenceBatch: each element exactly
+// like one SignalEvidence, in order (a duplicate id inside the batch or of
+// earlier evidence is dropped as it would be from single signals).
+func (r *run) takeEvidenceBatch(ctx workflow.Context, batch []Evidence) {
+	for _, ev := range batch {
+		r.takeEvidence(ctx, ev)
+	}
+}

@@ -36,9 +36,20 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 		for {
 			var ev Evidence
 			evidence.Receive(gctx, &ev)
-			if r.addEvidence(ev) {
-				r.recordEvidence(gctx, ev)
-			}
+			r.takeEvidence(gctx, ev)
+		}
+	})
+	// The batch channel has its own coroutine, started after the single
+	// one and issuing no command while it waits, so histories recorded
+	// before the batch signal existed replay unchanged. Neither handler
+	// blocks between receiving and recording, so a batch is taken whole,
+	// in its order, in the workflow task that delivered it.
+	evidenceBatch := workflow.GetSignalChannel(ctx, SignalEvidenceBatch)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			var batch []Evidence
+			evidenceBatch.Receive(gctx, &batch)
+			r.takeEvidenceBatch(gctx, batch)
 		}
 	})
 
@@ -66,15 +77,21 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 	}
 	r.finish(ctx, final)
 
-	// Keep evidence that arrived in the last workflow task.
+	// Keep evidence that arrived in the last workflow task: single signals
+	// first, then batches (a fixed order, so replay agrees).
 	for {
 		var ev Evidence
 		if !evidence.ReceiveAsync(&ev) {
 			break
 		}
-		if r.addEvidence(ev) {
-			r.recordEvidence(ctx, ev)
+		r.takeEvidence(ctx, ev)
+	}
+	for {
+		var batch []Evidence
+		if !evidenceBatch.ReceiveAsync(&batch) {
+			break
 		}
+		r.takeEvidenceBatch(ctx, batch)
 	}
 	if r.audit != nil {
 		r.record(ctx, closedFact(r.st.Status, r.st.Error))

@@ -146,6 +146,19 @@ steps:
 				}
 				approveWhenWaiting(UpdateDeny, Decision{Identity: "bob", Comment: "false positive"})(t, ctx, c, id)
 			}},
+		// The evidence-batch signal next to a single one, with duplicates
+		// across both, so later changes to either handler replay against it.
+		{name: "audit-evidence-batch", want: StatusSucceeded, in: withAudit(approvalInput(t, "abort")),
+			drive: func(t *testing.T, ctx context.Context, c client.Client, id string) {
+				waitForStatus(t, ctx, c, id, StatusWaiting)
+				require.NoError(t, c.SignalWorkflow(ctx, id, "", SignalEvidence, Evidence{EventID: "evt-2", Subject: "breach.bot1.login_unknown_ip"}))
+				require.NoError(t, c.SignalWorkflow(ctx, id, "", SignalEvidenceBatch, []Evidence{
+					{EventID: "evt-2", Subject: "breach.bot1.login_unknown_ip"},
+					{EventID: "evt-3", Subject: "breach.bot1.withdrawal_attempt"},
+					{Subject: "breach.bot1.no_id"},
+				}))
+				approveWhenWaiting(UpdateApprove, Decision{Identity: "alice"})(t, ctx, c, id)
+			}},
 	}
 }
 

@@ -4,92 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"sort"
-	"strconv"
-	"unicode/utf8"
+	"slices"
 )
-
-// maxDepth bounds nesting so hostile input cannot exhaust the stack.
-const maxDepth = 32
-
-// parseStrict decodes exactly one JSON value into map[string]any / []any /
-// string / json.Number / bool / nil. Unlike encoding/json it refuses
-// duplicate object keys (two parsers could disagree on which one wins, and
-// the signature must cover what the consumer acts on), nesting deeper than
-// maxDepth and anything after the value.
-func parseStrict(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	v, err := parseValue(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
-	}
-	return v, nil
-}
-
-func parseValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("nested deeper than %d", maxDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			return nil, errors.New("unexpected end of input")
-		}
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := map[string]any{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("object key is not a string")
-				}
-				if _, dup := obj[k]; dup {
-					return nil, fmt.Errorf("duplicate key %q", truncate(k, 64))
-				}
-				v, err := parseValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj[k] = v
-			}
-			if _, err := dec.Token(); err != nil { // '}'
-				return nil, err
-			}
-			return obj, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := parseValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil { // ']'
-				return nil, err
-			}
-			return arr, nil
-		default:
-			return nil, fmt.Errorf("unexpected %q", t)
-		}
-	default:
-		return t, nil // string, json.Number, bool, nil
-	}
-}
 
 // Canonical returns the bytes an event signature covers: the event object
 // with its "signature" member removed, encoded with
@@ -162,7 +78,7 @@ func writeCanonicalObject(b *bytes.Buffer, obj map[string]any, skip string) {
 		}
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	b.WriteByte('{')
 	for i, k := range keys {
 		if i > 0 {
@@ -177,36 +93,41 @@ func writeCanonicalObject(b *bytes.Buffer, obj map[string]any, skip string) {
 
 func writeCanonicalString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20:
-			b.WriteString(`\u00`)
-			h := strconv.FormatInt(int64(r), 16)
-			if len(h) < 2 {
-				b.WriteByte('0')
-			}
-			b.WriteString(h)
-		default:
-			// encoding/json already replaced invalid UTF-8 with U+FFFD.
-			b.WriteString(s[i : i+size])
+	// Only '"', '\\' and bytes below 0x20 are escaped; every other byte,
+	// including each byte of a multi-byte rune, is copied as is, so runs
+	// between escapes are written in one piece. (encoding/json already
+	// replaced invalid UTF-8 with U+FFFD.)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
 		}
-		i += size
+		b.WriteString(s[start:i])
+		start = i + 1
+		switch c {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			const hex = "0123456789abcdef"
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		}
 	}
+	b.WriteString(s[start:])
 	b.WriteByte('"')
 }
 

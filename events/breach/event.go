@@ -36,7 +36,7 @@ type Event struct {
 	ID              string    `json:"id"`
 	Source          string    `json:"source"`
 	Type            string    `json:"type"`
-	Subject         string    `json:"subject"` // the bot
+	Subject         string    `json:"subject"` // the bot; the exchange account for account_leaked
 	Time            time.Time `json:"time"`
 	DataContentType string    `json:"datacontenttype"`
 	DataSchema      string    `json:"dataschema,omitempty"`
@@ -54,7 +54,7 @@ type Event struct {
 
 // Data is the payload. It never carries a secret.
 type Data struct {
-	Bot      string         `json:"bot"`
+	Bot      string         `json:"bot"` // "" for an account-wide kind (account_leaked)
 	Exchange string         `json:"exchange"`
 	KeyID    string         `json:"key_id"`
 	Severity Severity       `json:"severity"`
@@ -62,14 +62,35 @@ type Data struct {
 	Evidence map[string]any `json:"evidence"`
 }
 
+// KindAccountLeaked is the account-wide kind: the exchange account itself
+// (its master or management key) leaked, so every bot on it is affected.
+// Its CloudEvents subject is the exchange account name, equal to
+// data.exchange, and data.bot is "".
+const KindAccountLeaked = "account_leaked"
+
+// AccountWide reports whether kind concerns a whole exchange account rather
+// than one bot: its subject is data.exchange and data.bot is empty.
+func AccountWide(kind string) bool { return kind == KindAccountLeaked }
+
+// subjectOf is the CloudEvents subject of an event of this kind: the bot,
+// or for an account-wide kind the exchange account.
+func subjectOf(kind string, data Data) string {
+	if AccountWide(kind) {
+		return data.Exchange
+	}
+	return data.Bot
+}
+
 // Kind is the breach kind: the suffix of Type (key_leaked, unknown_ip, ...).
 func (e Event) Kind() string { return strings.TrimPrefix(e.Type, TypePrefix) }
 
-// NATSSubject is breach.<bot>.<kind>.
+// NATSSubject is breach.<subject>.<kind>: breach.<bot>.<kind>, or
+// breach.<exchange>.account_leaked.
 func (e Event) NATSSubject() string { return Subject(e.Subject, e.Kind()) }
 
-// New builds an unsigned event with a fresh id and the given time. Callers
-// fill Data.Evidence and sign it with Sign.
+// New builds an unsigned event with a fresh id and the given time. The
+// subject is data.Bot, or data.Exchange for KindAccountLeaked (leave
+// data.Bot empty then). Callers fill Data.Evidence and sign it with Sign.
 func New(source, kind string, data Data, now time.Time) Event {
 	if data.Evidence == nil {
 		data.Evidence = map[string]any{}
@@ -79,7 +100,7 @@ func New(source, kind string, data Data, now time.Time) Event {
 		ID:              uuid.NewString(),
 		Source:          source,
 		Type:            TypePrefix + kind,
-		Subject:         data.Bot,
+		Subject:         subjectOf(kind, data),
 		Time:            now.UTC(),
 		DataContentType: DataContentType,
 		Data:            data,
@@ -109,7 +130,20 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // Map is the event as a generic map: the `event` scope of runbook
 // conditions and templates, and workflows.IncidentInput.Event. Numbers are
 // float64 so expressions can compare them.
+//
+// The result is exactly what a JSON round trip of the event (MarshalJSON
+// then json.Unmarshal into a map) gives, and it is a fresh map on every
+// call: nested evidence maps and slices are copied, so the caller may
+// change the result without touching the Event or other callers' maps, and
+// a later change to the Event shows in the next Map. A decoded event holds
+// only JSON values (string, float64, bool, nil, maps and slices of them), so
+// the map is built directly from the fields; anything else (an int in
+// evidence built in code, invalid UTF-8, a time RFC 3339 cannot hold) takes
+// the round trip itself.
 func (e Event) Map() (map[string]any, error) {
+	if m, ok := e.plainMap(); ok {
+		return m, nil
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,12 @@ import (
 //  2. Otherwise Signal the evidence: success means it joined the running
 //     incident; NotFound means the incident already ended (Closed).
 //
+// Later events of the same batch (req.MoreEvidence) go in one
+// SignalEvidenceBatch call: after a start, the batch is MoreEvidence; into
+// a running incident, it is Evidence followed by MoreEvidence (one call
+// instead of a SignalEvidence). With no MoreEvidence the calls are exactly
+// the single-event ones.
+//
 // A redelivered event whose start succeeded but whose ack was lost takes
 // path 2 and is signalled as evidence; the workflow dedups evidence by
 // event id. Without a local worker on TaskQueue the start is an ordinary
@@ -86,13 +92,29 @@ func (s *EagerStarter) StartOrSignal(ctx context.Context, req ingest.StartReques
 	}
 	_, err = s.Client.ExecuteWorkflow(ctx, opts, workflows.IncidentWorkflowName, in)
 	if err == nil {
+		if len(req.MoreEvidence) > 0 {
+			err = s.Client.SignalWorkflow(ctx, req.IncidentID, "", workflows.SignalEvidenceBatch, req.MoreEvidence)
+			var nf *serviceerror.NotFound
+			if err != nil && !errors.As(err, &nf) {
+				// The consumer retries the whole request: the start is
+				// then refused and everything is signalled as one batch
+				// (the workflow drops event ids it already has).
+				return ingest.StartResult{}, fmt.Errorf("signal %s after start: %w", req.IncidentID, err)
+			}
+			// NotFound: the new incident already ended; the later events
+			// belong to a handled breach, as for a Closed one.
+		}
 		return ingest.StartResult{IncidentID: req.IncidentID, Started: true}, nil
 	}
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if !errors.As(err, &already) {
 		return ingest.StartResult{}, fmt.Errorf("start %s: %w", req.IncidentID, err)
 	}
-	err = s.Client.SignalWorkflow(ctx, req.IncidentID, "", workflows.SignalEvidence, req.Evidence)
+	if len(req.MoreEvidence) == 0 {
+		err = s.Client.SignalWorkflow(ctx, req.IncidentID, "", workflows.SignalEvidence, req.Evidence)
+	} else {
+		err = s.Client.SignalWorkflow(ctx, req.IncidentID, "", workflows.SignalEvidenceBatch, allEvidence(req))
+	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return ingest.StartResult{IncidentID: req.IncidentID, Closed: true}, nil
@@ -101,4 +123,10 @@ func (s *EagerStarter) StartOrSignal(ctx context.Context, req ingest.StartReques
 		return ingest.StartResult{}, fmt.Errorf("signal %s: %w", req.IncidentID, err)
 	}
 	return ingest.StartResult{IncidentID: req.IncidentID}, nil
+}
+
+// allEvidence is Evidence followed by MoreEvidence, in stream order.
+func allEvidence(req ingest.StartRequest) []workflows.Evidence {
+	all := make([]workflows.Evidence, 0, 1+len(req.MoreEvidence))
+	return append(append(all, req.Evidence), req.MoreEvidence...)
 }

@@ -3,6 +3,7 @@ package temporalstart
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -22,13 +23,18 @@ type fakeClient struct {
 	running       map[string]bool
 	closed        map[string]bool
 	startErr      error
+	signalErr     error
+	endAtStart    bool // a started incident has ended before any signal
 	starts        []client.StartWorkflowOptions
 	inputs        []workflows.IncidentInput
 	signals       []workflows.Evidence
+	batches       [][]workflows.Evidence
+	calls         []string // "start", "signal" or "batch", in order
 }
 
 func (f *fakeClient) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
 	f.starts = append(f.starts, o)
+	f.calls = append(f.calls, "start")
 	if f.startErr != nil {
 		return nil, f.startErr
 	}
@@ -36,18 +42,30 @@ func (f *fakeClient) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOp
 		return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already", "", "run-0")
 	}
 	f.running[o.ID] = true
+	if f.endAtStart {
+		f.running[o.ID], f.closed[o.ID] = false, true
+	}
 	f.inputs = append(f.inputs, args[0].(workflows.IncidentInput))
 	return nil, nil
 }
 
 func (f *fakeClient) SignalWorkflow(_ context.Context, id, _ string, name string, arg any) error {
+	if f.signalErr != nil {
+		return f.signalErr
+	}
 	if f.closed[id] {
 		return serviceerror.NewNotFound("workflow execution already completed")
 	}
-	if name != workflows.SignalEvidence {
+	switch name {
+	case workflows.SignalEvidence:
+		f.calls = append(f.calls, "signal")
+		f.signals = append(f.signals, arg.(workflows.Evidence))
+	case workflows.SignalEvidenceBatch:
+		f.calls = append(f.calls, "batch")
+		f.batches = append(f.batches, arg.([]workflows.Evidence))
+	default:
 		return errors.New("unexpected signal " + name)
 	}
-	f.signals = append(f.signals, arg.(workflows.Evidence))
 	return nil
 }
 
@@ -99,5 +117,75 @@ func TestEagerStarter(t *testing.T) {
 	fc.startErr = nil
 	if _, err := s.StartOrSignal(ctx, eagerReq("rb:lazy", "e5")); err != nil || fc.starts[len(fc.starts)-1].EnableEagerStart {
 		t.Fatalf("lazy start: %v %+v", err, fc.starts[len(fc.starts)-1])
+	}
+}
+
+func ids(evs []workflows.Evidence) string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.EventID)
+	}
+	return strings.Join(out, ",")
+}
+
+// With later events of the same batch: a start is followed by one batch
+// signal of those events; a running incident gets the first event and the
+// rest as one batch in a single call; a closed one still reports Closed.
+func TestEagerStarterBatches(t *testing.T) {
+	fc := &fakeClient{running: map[string]bool{}, closed: map[string]bool{"rb:old": true}}
+	s := &EagerStarter{Client: fc}
+	ctx := context.Background()
+
+	req := eagerReq("rb:b", "e1")
+	req.MoreEvidence = []workflows.Evidence{{EventID: "e2"}, {EventID: "e3"}}
+	res, err := s.StartOrSignal(ctx, req)
+	if err != nil || !res.Started || res.Closed {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	if strings.Join(fc.calls, ",") != "start,batch" || ids(fc.batches[0]) != "e2,e3" || len(fc.signals) != 0 {
+		t.Fatalf("after start: calls %v batches %v signals %v", fc.calls, fc.batches, fc.signals)
+	}
+
+	fc.calls = nil
+	req = eagerReq("rb:b", "e4")
+	req.MoreEvidence = []workflows.Evidence{{EventID: "e5"}}
+	res, err = s.StartOrSignal(ctx, req)
+	if err != nil || res.Started || res.Closed {
+		t.Fatalf("running: %+v %v", res, err)
+	}
+	if strings.Join(fc.calls, ",") != "start,batch" || ids(fc.batches[1]) != "e4,e5" || len(fc.signals) != 0 {
+		t.Fatalf("running: calls %v batches %v signals %v", fc.calls, fc.batches, fc.signals)
+	}
+
+	req = eagerReq("rb:old", "e6")
+	req.MoreEvidence = []workflows.Evidence{{EventID: "e7"}}
+	if res, err := s.StartOrSignal(ctx, req); err != nil || !res.Closed || res.Started {
+		t.Fatalf("closed: %+v %v", res, err)
+	}
+}
+
+// After a start, the batch signal can find the incident already ended
+// (Started, nothing more to do) or fail (an error: the consumer retries
+// the whole request, which then signals everything as one batch).
+func TestEagerStarterBatchAfterStart(t *testing.T) {
+	ctx := context.Background()
+	req := eagerReq("rb:b", "e1")
+	req.MoreEvidence = []workflows.Evidence{{EventID: "e2"}}
+
+	fc := &fakeClient{running: map[string]bool{}, closed: map[string]bool{}, endAtStart: true}
+	res, err := (&EagerStarter{Client: fc}).StartOrSignal(ctx, req)
+	if err != nil || !res.Started || res.Closed {
+		t.Fatalf("ended at once: %+v %v", res, err)
+	}
+
+	fc = &fakeClient{running: map[string]bool{}, closed: map[string]bool{}, signalErr: errors.New("unavailable")}
+	s := &EagerStarter{Client: fc}
+	if _, err := s.StartOrSignal(ctx, req); err == nil {
+		t.Fatal("batch signal error swallowed")
+	}
+	fc.signalErr = nil
+	res, err = s.StartOrSignal(ctx, req)
+	if err != nil || res.Started || ids(fc.batches[0]) != "e1,e2" {
+		t.Fatalf("retry: %+v %v batches %v", res, err, fc.batches)
 	}
 }

@@ -1,7 +1,9 @@
 // Package temporalstart is the Temporal implementation of ingest.Starter:
-// one SignalWithStartWorkflowExecution per matched event, with the
-// deterministic incident id as workflow id, so a storm of events for one bot
-// starts one incident and signals the rest into it as evidence.
+// one SignalWithStartWorkflowExecution per matched event (plus one
+// SignalEvidenceBatch for the later events of the same fetched batch), with
+// the deterministic incident id as workflow id, so a storm of events for one
+// bot starts one incident and signals the rest into it as evidence.
+// EagerStarter is the eager-start variant (eager.go).
 //
 // It calls the WorkflowService directly rather than client.SignalWithStart
 // because only the raw response says whether the call started a new run
@@ -30,10 +32,12 @@ import (
 	"github.com/keyresponse/runbook/workflows"
 )
 
-// Service is the one WorkflowService method used; client.Client's
-// WorkflowService() satisfies it.
+// Service is the WorkflowService methods used; client.Client's
+// WorkflowService() satisfies it. SignalWorkflowExecution delivers the
+// batch of later events (StartRequest.MoreEvidence).
 type Service interface {
 	SignalWithStartWorkflowExecution(ctx context.Context, in *workflowservice.SignalWithStartWorkflowExecutionRequest, opts ...grpc.CallOption) (*workflowservice.SignalWithStartWorkflowExecutionResponse, error)
+	SignalWorkflowExecution(ctx context.Context, in *workflowservice.SignalWorkflowExecutionRequest, opts ...grpc.CallOption) (*workflowservice.SignalWorkflowExecutionResponse, error)
 }
 
 // Starter implements ingest.Starter with Temporal SignalWithStart.
@@ -65,7 +69,8 @@ var _ ingest.Starter = (*Starter)(nil)
 // StartOrSignal implements ingest.Starter. The workflow receives the
 // trigger event's Evidence as a signal on start too (SignalWithStart always
 // delivers the signal), so the workflow should treat evidence idempotently
-// by EventID.
+// by EventID. req.MoreEvidence follows in one SignalEvidenceBatch call once
+// the SignalWithStart succeeded (two calls for a batch, one without).
 func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (ingest.StartResult, error) {
 	if s.Service == nil {
 		return ingest.StartResult{}, errors.New("temporalstart: no Service")
@@ -137,7 +142,47 @@ func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (i
 	if err != nil {
 		return ingest.StartResult{}, err
 	}
-	return ingest.StartResult{IncidentID: req.IncidentID, Started: resp.GetStarted()}, nil
+	res := ingest.StartResult{IncidentID: req.IncidentID, Started: resp.GetStarted()}
+	if len(req.MoreEvidence) == 0 {
+		return res, nil
+	}
+	batch, err := dc.ToPayloads(req.MoreEvidence)
+	if err != nil {
+		return ingest.StartResult{}, fmt.Errorf("encode evidence batch: %w", err)
+	}
+	_, err = s.Service.SignalWorkflowExecution(ctx, &workflowservice.SignalWorkflowExecutionRequest{
+		Namespace:         ns,
+		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: req.IncidentID},
+		SignalName:        workflows.SignalEvidenceBatch,
+		Input:             batch,
+		Identity:          s.Identity,
+		Header:            header,
+		RequestId:         batchRequestID(req),
+	})
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		// The incident ended between the two calls: the later events
+		// belong to a handled breach. If this call did not start it, that
+		// is the Closed case.
+		res.Closed = !res.Started
+		return res, nil
+	}
+	if err != nil {
+		// The consumer retries the whole request; the workflow drops the
+		// event ids it already has.
+		return ingest.StartResult{}, fmt.Errorf("signal evidence batch to %s: %w", req.IncidentID, err)
+	}
+	return res, nil
+}
+
+// batchRequestID is the same for a redelivery of the same batch, so the
+// server recognises a retried signal.
+func batchRequestID(req ingest.StartRequest) string {
+	key := req.IncidentID + "\x00batch"
+	for _, ev := range req.MoreEvidence {
+		key += "\x00" + ev.EventID
+	}
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String()
 }
 
 // ResolveActions returns the ActionMeta of every action the runbook uses,

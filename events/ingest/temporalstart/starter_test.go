@@ -3,8 +3,10 @@ package temporalstart
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/grpc"
@@ -15,14 +17,33 @@ import (
 )
 
 // fakeService plays the part of the frontend: the first request for a
-// workflow id starts it, later ones only signal.
+// workflow id starts it, later ones only signal. Ids in gone are not found
+// by SignalWorkflowExecution (the incident ended in between); signalErr
+// fails it.
 type fakeService struct {
-	running map[string]bool
-	reqs    []*workflowservice.SignalWithStartWorkflowExecutionRequest
-	err     error
+	running   map[string]bool
+	gone      map[string]bool
+	reqs      []*workflowservice.SignalWithStartWorkflowExecutionRequest
+	signals   []*workflowservice.SignalWorkflowExecutionRequest
+	err       error
+	signalErr error
+	calls     []string // "sws" or "signal", in order
+}
+
+func (f *fakeService) SignalWorkflowExecution(_ context.Context, in *workflowservice.SignalWorkflowExecutionRequest, _ ...grpc.CallOption) (*workflowservice.SignalWorkflowExecutionResponse, error) {
+	f.calls = append(f.calls, "signal")
+	if f.signalErr != nil {
+		return nil, f.signalErr
+	}
+	if f.gone[in.GetWorkflowExecution().GetWorkflowId()] {
+		return nil, serviceerror.NewNotFound("workflow execution already completed")
+	}
+	f.signals = append(f.signals, in)
+	return &workflowservice.SignalWorkflowExecutionResponse{}, nil
 }
 
 func (f *fakeService) SignalWithStartWorkflowExecution(_ context.Context, in *workflowservice.SignalWithStartWorkflowExecutionRequest, _ ...grpc.CallOption) (*workflowservice.SignalWithStartWorkflowExecutionResponse, error) {
+	f.calls = append(f.calls, "sws")
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -31,6 +52,9 @@ func (f *fakeService) SignalWithStartWorkflowExecution(_ context.Context, in *wo
 	f.running[in.WorkflowId] = true
 	return &workflowservice.SignalWithStartWorkflowExecutionResponse{RunId: "run-1", Started: started}, nil
 }
+
+// The real client (client.Client.WorkflowService()) must satisfy Service.
+var _ Service = workflowservice.WorkflowServiceClient(nil)
 
 type catalog map[string]runbooks.ActionSpec
 
@@ -113,5 +137,101 @@ func TestErrors(t *testing.T) {
 	s = &Starter{Service: &fakeService{running: map[string]bool{}}, Actions: cat}
 	if _, err := s.StartOrSignal(context.Background(), r); err == nil {
 		t.Fatal("unknown action accepted")
+	}
+}
+
+func more(ids ...string) []workflows.Evidence {
+	var out []workflows.Evidence
+	for _, id := range ids {
+		out = append(out, workflows.Evidence{EventID: id, Subject: "breach.bot-1.key_leaked"})
+	}
+	return out
+}
+
+func batchIDs(t *testing.T, in *workflowservice.SignalWorkflowExecutionRequest) []string {
+	t.Helper()
+	var evs []workflows.Evidence
+	if err := converter.GetDefaultDataConverter().FromPayloads(in.Input, &evs); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ev := range evs {
+		ids = append(ids, ev.EventID)
+	}
+	return ids
+}
+
+// SignalWithStart carries the first event; the rest of the batch follows
+// in one evidence-batch signal, whether the call started the incident or
+// joined it. Without MoreEvidence there is no second call.
+func TestSignalWithStartThenOneBatch(t *testing.T) {
+	svc := &fakeService{running: map[string]bool{}}
+	s := &Starter{Service: svc, Actions: cat, Namespace: "ns", Identity: "consumer"}
+	req := request("e1")
+	req.MoreEvidence = more("e2", "e3")
+	res, err := s.StartOrSignal(context.Background(), req)
+	if err != nil || !res.Started || res.Closed {
+		t.Fatalf("first: %+v %v", res, err)
+	}
+	if got := strings.Join(svc.calls, ","); got != "sws,signal" {
+		t.Fatalf("calls %s", got)
+	}
+	var first workflows.Evidence
+	if err := converter.GetDefaultDataConverter().FromPayloads(svc.reqs[0].SignalInput, &first); err != nil || first.EventID != "e1" {
+		t.Fatalf("signal-with-start evidence %+v %v", first, err)
+	}
+	b := svc.signals[0]
+	if b.SignalName != workflows.SignalEvidenceBatch || b.Namespace != "ns" || b.GetWorkflowExecution().GetWorkflowId() != req.IncidentID ||
+		b.Identity != "consumer" || b.RequestId == "" {
+		t.Fatalf("batch signal %v", b)
+	}
+	if got := strings.Join(batchIDs(t, b), ","); got != "e2,e3" {
+		t.Fatalf("batch %s", got)
+	}
+
+	// Joining the running incident: same two calls, Started false.
+	req = request("e4")
+	req.MoreEvidence = more("e5")
+	res, err = s.StartOrSignal(context.Background(), req)
+	if err != nil || res.Started || res.Closed || strings.Join(batchIDs(t, svc.signals[1]), ",") != "e5" {
+		t.Fatalf("second: %+v %v", res, err)
+	}
+	// A redelivered batch has the same request id, another batch another.
+	again := request("e4")
+	again.MoreEvidence = more("e5")
+	if _, err := s.StartOrSignal(context.Background(), again); err != nil || svc.signals[2].RequestId != svc.signals[1].RequestId || svc.signals[1].RequestId == svc.signals[0].RequestId {
+		t.Fatalf("request ids %q %q %q (%v)", svc.signals[0].RequestId, svc.signals[1].RequestId, svc.signals[2].RequestId, err)
+	}
+
+	// No MoreEvidence: one call, as before.
+	svc.calls = nil
+	if _, err := s.StartOrSignal(context.Background(), request("e6")); err != nil || strings.Join(svc.calls, ",") != "sws" {
+		t.Fatalf("single event: calls %v %v", svc.calls, err)
+	}
+}
+
+// The incident ends between the two calls: the later events belong to a
+// handled breach. A batch signal that fails otherwise is an error (the
+// consumer retries everything; the workflow drops ids it already has).
+func TestBatchSignalAfterSignalWithStartFails(t *testing.T) {
+	ctx := context.Background()
+	req := request("e1")
+	req.MoreEvidence = more("e2")
+
+	svc := &fakeService{running: map[string]bool{}, gone: map[string]bool{req.IncidentID: true}}
+	s := &Starter{Service: svc, Actions: cat}
+	res, err := s.StartOrSignal(ctx, req)
+	if err != nil || !res.Started || res.Closed {
+		t.Fatalf("started, then ended at once: %+v %v", res, err)
+	}
+	res, err = s.StartOrSignal(ctx, req)
+	if err != nil || res.Started || !res.Closed {
+		t.Fatalf("joined, then ended: %+v %v", res, err)
+	}
+
+	svc = &fakeService{running: map[string]bool{}, signalErr: errors.New("unavailable")}
+	s = &Starter{Service: svc, Actions: cat}
+	if _, err := s.StartOrSignal(ctx, req); err == nil {
+		t.Fatal("batch signal error swallowed")
 	}
 }
