@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,5 +39,64 @@ func BenchmarkIngest(b *testing.B) {
 				b.Fatalf("started %d", s.Started)
 			}
 		})
+	}
+}
+
+// nopStarter starts every incident id once and signals afterwards, with no
+// bookkeeping beyond that: the consumer alone is measured.
+type nopStarter struct {
+	mu      sync.Mutex
+	running map[string]bool
+	calls   int
+}
+
+func (s *nopStarter) StartOrSignal(_ context.Context, r StartRequest) (StartResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.running == nil {
+		s.running = map[string]bool{}
+	}
+	if s.running[r.IncidentID] {
+		return StartResult{IncidentID: r.IncidentID}, nil
+	}
+	s.running[r.IncidentID] = true
+	return StartResult{IncidentID: r.IncidentID, Started: true}, nil
+}
+
+// BenchmarkStorm is the alert storm of issue 8: stormEvents signed events
+// (each a fresh id, so each costs a KV replay claim) over 100 bots, already
+// in the BREACH stream when the consumer starts, through a real embedded
+// JetStream and KV replay guard, with a no-op Starter. Reports events/s
+// from consumer start to the last ack; ns/op is per storm. Run with
+// -benchtime=1x.
+func BenchmarkStorm(b *testing.B) {
+	const stormEvents, bots = 50000, 100
+	for b.Loop() {
+		b.StopTimer()
+		e := newEnv(b)
+		now := time.Now()
+		for i := range stormEvents {
+			ev := e.sign(event(fmt.Sprintf("bot-%d", i%bots), "key_leaked", breach.SeverityHigh, now))
+			if _, err := e.js.PublishAsync(ev.NATSSubject(), mustJSON(b, ev)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-e.js.PublishAsyncComplete()
+		st := &nopStarter{}
+		b.StartTimer()
+		start := time.Now()
+		c, stop := e.runConsumer(st)
+		waitFor(b, "all acked", func() bool { return c.Stats().Acked >= stormEvents })
+		elapsed := time.Since(start)
+		b.StopTimer()
+		stop()
+		s := c.Stats()
+		if s.Started != bots || s.DeadLetteredTotal() != 0 {
+			b.Fatalf("stats %+v", s)
+		}
+		b.ReportMetric(stormEvents/elapsed.Seconds(), "events/s")
+		b.ReportMetric(float64(st.calls)/stormEvents, "calls/event")
+		b.StartTimer()
 	}
 }

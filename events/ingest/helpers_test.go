@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/workflows"
 )
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
@@ -128,6 +129,11 @@ func (f *fakeStarter) snapshot() (starts, signals []StartRequest, calls int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]StartRequest(nil), f.starts...), append([]StartRequest(nil), f.signals...), f.calls
+}
+
+// evidence is every event a request carries, in order.
+func (r StartRequest) evidence() []workflows.Evidence {
+	return append([]workflows.Evidence{r.Evidence}, r.MoreEvidence...)
 }
 
 func containRunbook() LoadedRunbook {

@@ -1,0 +1,144 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// startStage makes one Starter call per group, up to StartConcurrency at
+// once. A failed call fails only its own group's items (they are naked
+// and retried; the other incidents' events are acked).
+//
+// With a Limiter, groups whose incident id this consumer does not know
+// yet (the only ones that can start a new incident) run one after another
+// in stream order, each check-start-record as one step, so the cap is
+// neither overshot by concurrent starts nor applied out of order. Known
+// ids signal running incidents and run concurrently beside them.
+func (c *Consumer) startStage(ctx context.Context, groups []*group) {
+	var gated, free []*group
+	for _, g := range groups {
+		switch {
+		case c.closed.has(g.id):
+			// Temporal said moments ago that this incident ended.
+			c.stats.add(func(s *Stats) { s.Closed += uint64(len(g.items)) })
+		case c.cfg.Limiter != nil && !c.known.has(g.id):
+			gated = append(gated, g)
+		default:
+			free = append(free, g)
+		}
+	}
+	if len(gated)+len(free) == 1 {
+		// A lone incident pays no goroutine hand-off.
+		for _, g := range gated {
+			c.startSafely(ctx, g, true)
+		}
+		for _, g := range free {
+			c.startSafely(ctx, g, false)
+		}
+		return
+	}
+	sem := make(chan struct{}, c.cfg.StartConcurrency)
+	var wg sync.WaitGroup
+	if len(gated) > 0 {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, g := range gated {
+				c.startSafely(ctx, g, true)
+			}
+		}()
+	}
+	for _, g := range free {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c.startSafely(ctx, g, false)
+		}()
+	}
+	wg.Wait()
+}
+
+// startSafely runs start, turning an error or a panic (a Starter bug) into
+// a retry of the group's messages.
+func (c *Consumer) startSafely(ctx context.Context, g *group, limited bool) {
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic in starter: %v", p)
+			}
+		}()
+		return c.start(ctx, g, limited)
+	}()
+	if err != nil {
+		c.log.Warn("start failed", "incident", g.id, "events", len(g.items), "err", err)
+		for _, it := range g.items {
+			it.fail(err)
+		}
+	}
+}
+
+// start calls the Starter once for the group; limited applies the
+// blast-radius limit first (see startStage).
+func (c *Consumer) start(ctx context.Context, g *group, limited bool) error {
+	req := g.request()
+	if limited {
+		hold, reason, err := c.cfg.Limiter.Check(ctx, req.Exchange)
+		if err != nil {
+			return fmt.Errorf("blast-radius limiter: %w", err)
+		}
+		req.HoldIrreversible, req.HoldIrreversibleReason = hold, reason
+	}
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.AckWait*2/3)
+	defer cancel()
+	res, err := c.cfg.Starter.StartOrSignal(sctx, req)
+	c.stats.add(func(s *Stats) { s.StarterCalls++ })
+	if err != nil {
+		return err
+	}
+	n := uint64(len(g.items))
+	c.known.add(g.id)
+	switch {
+	case res.Closed:
+		c.closed.add(g.id)
+		c.stats.add(func(s *Stats) { s.Closed += n })
+		c.log.Info("event for an incident that already ended: nothing started", "incident", g.id, "runbook", g.rb.Runbook.Name, "events", n)
+	case res.Started:
+		if c.cfg.Limiter != nil {
+			if err := c.cfg.Limiter.Record(ctx, g.id, req.Exchange); err != nil {
+				// The incident runs; only the count is off. Say so.
+				c.log.Error("blast-radius limiter did not record a start", "incident", g.id, "err", err)
+			}
+		}
+		c.stats.add(func(s *Stats) {
+			s.Started++
+			s.Signalled += n - 1 // the rest of the batch rides along as evidence
+			if req.HoldIrreversible {
+				s.Held++
+			}
+		})
+		c.log.Info("incident started", "incident", g.id, "runbook", g.rb.Runbook.Name, "events", n, "hold_irreversible", req.HoldIrreversible)
+	default:
+		c.stats.add(func(s *Stats) { s.Signalled += n })
+		c.log.Debug("evidence signalled", "incident", g.id, "events", n)
+	}
+	if g.fleet != nil {
+		// Later events for these bots take the per-bot path: they signal
+		// into the incidents the fleet starts, or start them first (ids
+		// are deterministic, starts idempotent).
+		for _, id := range g.fleet.handed {
+			c.known.add(id)
+		}
+		c.stats.add(func(s *Stats) {
+			if res.Started {
+				s.FleetStarted++
+			}
+			s.FleetBots += uint64(len(g.fleet.handed))
+		})
+	}
+	return nil
+}
