@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -94,8 +95,9 @@ type Consumer struct {
 	streamMu sync.Mutex
 	stream   jetstream.Stream
 
-	closed *ttlSet // incident ids Temporal reported closed
-	known  *idSet  // incident ids started, signalled, closed or handed to a fleet
+	closed *ttlSet                   // incident ids Temporal reported closed
+	known  *idSet                    // incident ids started, signalled, closed or handed to a fleet
+	col    atomic.Pointer[collector] // of the current Run, for buffered
 	// fleetMissing remembers fleet runbooks reported missing (log once).
 	fleetMissing sync.Map
 }
@@ -180,6 +182,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// naked; each Starter call still has its own timeout.
 	work := context.WithoutCancel(ctx)
 	col := newCollector(c.cfg.BatchSize)
+	c.col.Store(col)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -221,6 +224,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 	col.close()
 	wg.Wait()
 	return runErr
+}
+
+// buffered is how many fetched messages wait for the next batch.
+func (c *Consumer) buffered() int {
+	if col := c.col.Load(); col != nil {
+		return len(col.in)
+	}
+	return 0
 }
 
 // backoff is the delay after the n-th delivery failed.

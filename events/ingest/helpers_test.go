@@ -93,6 +93,13 @@ type fakeStarter struct {
 	delay    time.Duration   // per call, to keep work in flight
 	panics   int             // the next n calls panic
 	closed   map[string]bool // incidents that already ended
+	// hold blocks the call for that incident id until the channel is
+	// closed: a test fills the consumer's buffer behind it and so knows
+	// exactly what the next batch holds.
+	hold    map[string]chan struct{}
+	waiting int // calls that reached a hold
+	// failFor makes the next n calls for an incident id fail.
+	failFor map[string]int
 }
 
 func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartResult, error) {
@@ -100,8 +107,21 @@ func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartRes
 		time.Sleep(f.delay)
 	}
 	f.mu.Lock()
+	gate := f.hold[r.IncidentID]
+	f.mu.Unlock()
+	if gate != nil {
+		f.mu.Lock()
+		f.waiting++
+		f.mu.Unlock()
+		<-gate
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	if f.failFor[r.IncidentID] > 0 {
+		f.failFor[r.IncidentID]--
+		return StartResult{}, fmt.Errorf("temporal unavailable for %s (injected)", r.IncidentID)
+	}
 	if f.panics > 0 {
 		f.panics--
 		panic("starter bug (injected)")
@@ -283,4 +303,75 @@ func (e *env) pending(durable string) (uint64, int) {
 		e.t.Fatal(err)
 	}
 	return info.NumPending, info.NumAckPending
+}
+
+// all is every call the starter answered, starts and signals, in the order
+// they were recorded.
+func (f *fakeStarter) all() []StartRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append(append([]StartRequest(nil), f.starts...), f.signals...)
+}
+
+// gated runs a consumer whose starter holds the call for the incident of
+// a first "gate" event; queue then publishes what the test wants in ONE
+// batch, waits until the consumer holds all of it in its buffer, and
+// opens the gate. Batch composition is then exact, not a matter of timing.
+type gated struct {
+	e    *env
+	c    *Consumer
+	st   *fakeStarter
+	open chan struct{}
+}
+
+func (e *env) runGated(st *fakeStarter, opts ...consumerOpt) *gated {
+	e.t.Helper()
+	g := &gated{e: e, st: st, open: make(chan struct{})}
+	st.mu.Lock()
+	if st.hold == nil {
+		st.hold = map[string]chan struct{}{}
+	}
+	st.hold["contain-key-breach:gate"] = g.open
+	st.mu.Unlock()
+	g.c, _ = e.runConsumer(st, opts...)
+	// Runs before the consumer's stop (cleanups run last first): a test
+	// that failed before release must not leave Run waiting on the gate.
+	e.t.Cleanup(g.opened)
+	e.publish(event("gate", "key_leaked", breach.SeverityHigh, time.Now()))
+	waitFor(e.t, "gate call held", func() bool {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.waiting == 1
+	})
+	return g
+}
+
+// release waits until n messages wait in the consumer's buffer behind the
+// held gate batch, then lets the gate batch finish.
+func (g *gated) release(n int) {
+	g.e.t.Helper()
+	if n > g.c.cfg.BatchSize {
+		g.e.t.Fatalf("%d messages do not fit one batch of %d", n, g.c.cfg.BatchSize)
+	}
+	waitFor(g.e.t, "messages buffered", func() bool { return g.c.buffered() == n })
+	g.opened()
+}
+
+func (g *gated) opened() {
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// withoutGate drops the gate incident's calls.
+func withoutGate(reqs []StartRequest) []StartRequest {
+	var out []StartRequest
+	for _, r := range reqs {
+		if r.IncidentID != "contain-key-breach:gate" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
