@@ -44,12 +44,27 @@ func (it *item) attrs(more ...any) []any {
 	return append(a, more...)
 }
 
-// handleBatch takes one batch through the stages: decode and verify (in
-// parallel), match, group by incident (fleet routing included), one
-// Starter call per incident (concurrently), then ack or nak each message.
-// Batches run one after another, so one bot's events keep stream order.
-func (c *Consumer) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
-	items := make([]*item, 0, len(msgs))
+// batch is a fetched batch between the two stages of the pipeline.
+type batch struct {
+	items []*item
+	rbs   []LoadedRunbook
+}
+
+// The pipeline has two stages, each handling one batch at a time:
+//
+//	prepare:  decode, verify (replay claim), match        -- CPU and KV
+//	dispatch: group by incident (fleet routing), one Starter call per
+//	          incident, then ack or nak each message       -- Temporal
+//
+// prepare of batch N+1 overlaps dispatch of batch N, so decoding does not
+// wait for Temporal. Starter calls still run batch after batch, which
+// keeps one bot's events in stream order and lets routing see what the
+// previous batch started.
+
+// prepare takes a fetched batch through decode, verify and match. Items
+// that fail end here; the rest leave with their matches.
+func (c *Consumer) prepare(ctx context.Context, msgs []jetstream.Msg) (b *batch) {
+	b = &batch{items: make([]*item, 0, len(msgs))}
 	maxD := uint64(c.cfg.MaxDeliver)
 	for _, m := range msgs {
 		meta, err := m.Metadata()
@@ -58,29 +73,26 @@ func (c *Consumer) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 			c.log.Error("message without JetStream metadata", "subject", m.Subject(), "err", err)
 			continue
 		}
-		items = append(items, &item{msg: m, meta: meta, last: meta.NumDelivered >= maxD})
+		b.items = append(b.items, &item{msg: m, meta: meta, last: meta.NumDelivered >= maxD})
 	}
 	c.stats.add(func(s *Stats) {
 		s.Received += uint64(len(msgs))
 		s.Batches++
 	})
-	// A panic here (a bug) must not take the process down: whatever has
-	// not ended yet is redelivered after its backoff.
-	defer func() {
-		if p := recover(); p != nil {
-			c.log.Error("panic while handling a batch", "panic", fmt.Sprint(p))
-			for _, it := range items {
-				if !it.ended {
-					c.nak(it, c.backoff(it.meta.NumDelivered))
-				}
-			}
-		}
-	}()
-	rbs := c.cfg.Runbooks()
-	c.verifyStage(ctx, items, rbs)
-	groups := c.route(items, rbs)
+	defer c.recoverBatch(b)
+	b.rbs = c.cfg.Runbooks()
+	c.verifyStage(ctx, b.items, b.rbs)
+	return b
+}
+
+// dispatch groups a prepared batch by incident, calls the Starter once per
+// group, then acks every message whose incidents all succeeded and naks
+// the rest.
+func (c *Consumer) dispatch(ctx context.Context, b *batch) {
+	defer c.recoverBatch(b)
+	groups := c.route(b.items, b.rbs)
 	c.startStage(ctx, groups)
-	for _, it := range items {
+	for _, it := range b.items {
 		if it.ended {
 			continue
 		}
@@ -89,6 +101,22 @@ func (c *Consumer) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		c.ack(it)
+	}
+}
+
+// recoverBatch turns a panic in a stage (a bug) into a delayed
+// redelivery of whatever has not ended yet, instead of a crash. Deferred
+// by each stage.
+func (c *Consumer) recoverBatch(b *batch) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	c.log.Error("panic while handling a batch", "panic", fmt.Sprint(p))
+	for _, it := range b.items {
+		if !it.ended {
+			c.nak(it, c.backoff(it.meta.NumDelivered))
+		}
 	}
 }
 

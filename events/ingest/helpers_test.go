@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,15 +106,6 @@ type fakeStarter struct {
 func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartResult, error) {
 	if f.delay > 0 {
 		time.Sleep(f.delay)
-	}
-	f.mu.Lock()
-	gate := f.hold[r.IncidentID]
-	f.mu.Unlock()
-	if gate != nil {
-		f.mu.Lock()
-		f.waiting++
-		f.mu.Unlock()
-		<-gate
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -313,10 +305,11 @@ func (f *fakeStarter) all() []StartRequest {
 	return append(append([]StartRequest(nil), f.starts...), f.signals...)
 }
 
-// gated runs a consumer whose starter holds the call for the incident of
-// a first "gate" event; queue then publishes what the test wants in ONE
-// batch, waits until the consumer holds all of it in its buffer, and
-// opens the gate. Batch composition is then exact, not a matter of timing.
+// gated runs a consumer that takes a first "gate" event as its own
+// batch, then holds before taking the next batch; queue what the test
+// wants in ONE batch, then release: it waits until the consumer holds
+// all of it in its buffer and lets the next batch go. Batch composition
+// is then exact, not a matter of timing.
 type gated struct {
 	e    *env
 	c    *Consumer
@@ -327,27 +320,25 @@ type gated struct {
 func (e *env) runGated(st *fakeStarter, opts ...consumerOpt) *gated {
 	e.t.Helper()
 	g := &gated{e: e, st: st, open: make(chan struct{})}
-	st.mu.Lock()
-	if st.hold == nil {
-		st.hold = map[string]chan struct{}{}
-	}
-	st.hold["contain-key-breach:gate"] = g.open
-	st.mu.Unlock()
+	var batches atomic.Int32
+	opts = append(opts, func(c *Config) {
+		c.beforeBatch = func() {
+			if batches.Add(1) == 2 {
+				<-g.open
+			}
+		}
+	})
 	g.c, _ = e.runConsumer(st, opts...)
 	// Runs before the consumer's stop (cleanups run last first): a test
 	// that failed before release must not leave Run waiting on the gate.
 	e.t.Cleanup(g.opened)
 	e.publish(event("gate", "key_leaked", breach.SeverityHigh, time.Now()))
-	waitFor(e.t, "gate call held", func() bool {
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		return st.waiting == 1
-	})
+	waitFor(e.t, "gate batch done", func() bool { return g.c.Stats().Acked == 1 && batches.Load() == 2 })
 	return g
 }
 
-// release waits until n messages wait in the consumer's buffer behind the
-// held gate batch, then lets the gate batch finish.
+// release waits until n messages wait in the consumer's buffer, then
+// lets the consumer take them as one batch.
 func (g *gated) release(n int) {
 	g.e.t.Helper()
 	if n > g.c.cfg.BatchSize {
