@@ -28,11 +28,12 @@ type Config struct {
 	// Starter is called concurrently for different incidents (never for
 	// the same incident twice at once).
 	Starter Starter
-	// Limiter is the blast-radius limit; nil means no limit. Starts of
-	// incident ids this consumer does not know yet go through it one at a
-	// time in stream order (check, start, record), so the cap holds
-	// within one consumer process. Events for ids it already started, signalled or handed to a
-	// fleet skip it: they signal a running incident.
+	// Limiter is the blast-radius limit; nil means no limit. Calls for
+	// incident ids the Starter has not answered for yet in this process
+	// go through it one at a time in stream order (check, start, record),
+	// so the cap holds within one consumer process. Ids it already
+	// started or signalled skip it: their events signal a running
+	// incident.
 	Limiter Limiter
 	// RequireMatch dead-letters events no runbook matches (reason no_match);
 	// otherwise they are acked and counted as Unmatched.
@@ -102,9 +103,13 @@ type Consumer struct {
 	streamMu sync.Mutex
 	stream   jetstream.Stream
 
-	closed *ttlSet                   // incident ids Temporal reported closed
-	known  *idSet                    // incident ids started, signalled, closed or handed to a fleet
-	col    atomic.Pointer[collector] // of the current Run, for buffered
+	closed *ttlSet // incident ids Temporal reported closed
+	known  *idSet  // incident ids started, signalled, closed or handed to a fleet
+	// answered holds incident ids the Starter answered for (started,
+	// signalled or closed): only those skip the blast-radius limiter. An
+	// id merely handed to a fleet may still be started per bot.
+	answered *idSet
+	col      atomic.Pointer[collector] // of the current Run, for buffered
 	// fleetMissing remembers fleet runbooks reported missing (log once).
 	fleetMissing sync.Map
 }
@@ -168,9 +173,10 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config) (*Cons
 		cfg: cfg, js: js, cons: cons,
 		// Built once: the production handler redacts in WithAttrs, which
 		// is far too slow to run per message.
-		log:    cfg.Logger.With("component", "trigger-consumer"),
-		closed: newTTLSet(cfg.ClosedTTL, 10000, cfg.Now),
-		known:  newIDSet(cfg.KnownIDs),
+		log:      cfg.Logger.With("component", "trigger-consumer"),
+		closed:   newTTLSet(cfg.ClosedTTL, 10000, cfg.Now),
+		known:    newIDSet(cfg.KnownIDs),
+		answered: newIDSet(cfg.KnownIDs),
 	}, nil
 }
 

@@ -10,8 +10,8 @@ import (
 // once. A failed call fails only its own group's items (they are naked
 // and retried; the other incidents' events are acked).
 //
-// With a Limiter, groups whose incident id this consumer does not know
-// yet (the only ones that can start a new incident) run one after another
+// With a Limiter, groups whose incident id the Starter has not answered
+// for yet in this process (the only ones that can start a new incident) run one after another
 // in stream order, each check-start-record as one step, so the cap is
 // neither overshot by concurrent starts nor applied out of order. Known
 // ids signal running incidents and run concurrently beside them.
@@ -22,7 +22,7 @@ func (c *Consumer) startStage(ctx context.Context, groups []*group) {
 		case c.closed.has(g.id):
 			// Temporal said moments ago that this incident ended.
 			c.stats.add(func(s *Stats) { s.Closed += uint64(len(g.items)) })
-		case c.cfg.Limiter != nil && !c.known.has(g.id):
+		case c.cfg.Limiter != nil && !c.answered.has(g.id):
 			gated = append(gated, g)
 		default:
 			free = append(free, g)
@@ -102,6 +102,7 @@ func (c *Consumer) start(ctx context.Context, g *group, limited bool) error {
 	}
 	n := uint64(len(g.items))
 	c.known.add(g.id)
+	c.answered.add(g.id)
 	switch {
 	case res.Closed:
 		c.closed.add(g.id)
