@@ -11,10 +11,11 @@ import (
 // and retried; the other incidents' events are acked).
 //
 // With a Limiter, groups whose incident id the Starter has not answered
-// for yet in this process (the only ones that can start a new incident) run one after another
-// in stream order, each check-start-record as one step, so the cap is
-// neither overshot by concurrent starts nor applied out of order. Known
-// ids signal running incidents and run concurrently beside them.
+// for yet in this process (the only ones that can start a new incident)
+// run one after another in stream order, each check-start-record as one
+// step, so the cap is neither overshot by concurrent starts nor applied
+// out of order. Answered ids signal running incidents and run
+// concurrently beside them.
 func (c *Consumer) startStage(ctx context.Context, groups []*group) {
 	var gated, free []*group
 	for _, g := range groups {
