@@ -157,3 +157,33 @@ func TestAccountWideEventIncidentID(t *testing.T) {
 		t.Fatalf("matches %+v err %v", ms, err)
 	}
 }
+
+// Given one batch with events of one bot for two incidents (a dedup
+// split), Then the incidents are started in stream order, not
+// concurrently.
+func TestOneBotsIncidentsStartInStreamOrder(t *testing.T) {
+	for range 5 {
+		e := newEnv(t)
+		rb := containRunbook()
+		rb.Runbook.Triggers[0].Dedup = "${{ event.data.key_id }}"
+		st := &fakeStarter{delay: time.Millisecond}
+		g := e.runGated(st, func(c *Config) { c.Runbooks = func() []LoadedRunbook { return []LoadedRunbook{rb} } })
+		var want []string
+		for i := range 6 {
+			ev := event("bot-k", "key_leaked", breach.SeverityHigh, time.Now())
+			ev.Data.KeyID = fmt.Sprintf("AK-%d", i)
+			e.publish(ev)
+			want = append(want, "contain-key-breach:bot-k:AK-"+fmt.Sprint(i))
+		}
+		g.release(6)
+		waitFor(t, "acks", func() bool { return g.c.Stats().Acked == 7 })
+		starts, _, _ := st.snapshot()
+		var got []string
+		for _, s := range starts[1:] { // starts[0] is the gate
+			got = append(got, s.IncidentID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("one bot's incidents started in order %v, want %v", got, want)
+		}
+	}
+}

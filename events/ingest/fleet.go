@@ -108,6 +108,7 @@ func (c *Consumer) fleetGroup(route *runbooks.FleetRoute, exchange string, es []
 		rb:     *fleetRB,
 		inputs: inputs,
 		items:  items,
+		pos:    es[0].pos,
 		fleet:  &fleetGroup{handed: handed},
 	}
 }

@@ -14,6 +14,7 @@ type group struct {
 	rb     LoadedRunbook
 	inputs map[string]any
 	items  []*item
+	pos    int // the first item's place in the batch
 	// fleet is set when the group starts a fleet runbook for many bots.
 	fleet *fleetGroup
 }
@@ -25,9 +26,9 @@ type entry struct {
 	m   Match
 }
 
-// route groups the batch's matches into Starter calls: fleet groups first
-// (see fleetRoute), then one group per incident id, groups in order of
-// their first event, events of a group in stream order.
+// route groups the batch's matches into Starter calls: fleet groups (see
+// fleetRoute) and one group per incident id, groups in order of their
+// first event, events of a group in stream order.
 func (c *Consumer) route(items []*item, rbs []LoadedRunbook) []*group {
 	var entries []entry
 	for pos, it := range items {
@@ -44,13 +45,30 @@ func (c *Consumer) route(items []*item, rbs []LoadedRunbook) []*group {
 	for _, e := range rest {
 		g := byID[e.m.IncidentID]
 		if g == nil {
-			g = &group{id: e.m.IncidentID, rb: e.m.Runbook, inputs: e.m.Inputs}
+			g = &group{id: e.m.IncidentID, rb: e.m.Runbook, inputs: e.m.Inputs, pos: e.pos}
 			byID[g.id] = g
 			groups = append(groups, g)
 		}
 		g.items = append(g.items, e.it)
 	}
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].pos < groups[j].pos })
 	return groups
+}
+
+// bots are the subjects (bots, or accounts) whose events the group holds.
+func (g *group) bots() []string {
+	if len(g.items) == 1 || g.fleet == nil {
+		return []string{g.items[0].ev.Subject}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, it := range g.items {
+		if !seen[it.ev.Subject] {
+			seen[it.ev.Subject] = true
+			out = append(out, it.ev.Subject)
+		}
+	}
+	return out
 }
 
 // request is the group's Starter call: the first event's inputs, event

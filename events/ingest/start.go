@@ -10,55 +10,64 @@ import (
 // once. A failed call fails only its own group's items (they are naked
 // and retried; the other incidents' events are acked).
 //
-// With a Limiter, groups whose incident id the Starter has not answered
-// for yet in this process (the only ones that can start a new incident)
-// run one after another in stream order, each check-start-record as one
-// step, so the cap is neither overshot by concurrent starts nor applied
-// out of order. Answered ids signal running incidents and run
-// concurrently beside them.
+// Calls run concurrently only where order cannot matter: a group waits
+// for the earlier groups (in stream order) that hold events of the same
+// bot, so one bot's incidents (several runbooks, or a dedup split) are
+// started or signalled in stream order. With a Limiter, groups whose
+// incident id the Starter has not answered for yet in this process (the
+// only ones that can start a new incident) also wait for each other in
+// stream order, each check-start-record one step, so the cap is neither
+// overshot by concurrent starts nor applied out of order; answered ids
+// signal running incidents and skip the limiter.
 func (c *Consumer) startStage(ctx context.Context, groups []*group) {
-	var gated, free []*group
+	var run []*group
 	for _, g := range groups {
-		switch {
-		case c.closed.has(g.id):
+		if c.closed.has(g.id) {
 			// Temporal said moments ago that this incident ended.
 			c.stats.add(func(s *Stats) { s.Closed += uint64(len(g.items)) })
-		case c.cfg.Limiter != nil && !c.answered.has(g.id):
-			gated = append(gated, g)
-		default:
-			free = append(free, g)
+			continue
 		}
+		run = append(run, g)
 	}
-	if len(gated)+len(free) == 1 {
+	if len(run) == 1 {
 		// A lone incident pays no goroutine hand-off.
-		for _, g := range gated {
-			c.startSafely(ctx, g, true)
-		}
-		for _, g := range free {
-			c.startSafely(ctx, g, false)
-		}
+		c.startSafely(ctx, run[0], c.cfg.Limiter != nil && !c.answered.has(run[0].id))
 		return
 	}
+	done := make([]chan struct{}, len(run))
+	lastOfBot := map[string]int{}
+	lastLimited := -1
 	sem := make(chan struct{}, c.cfg.StartConcurrency)
 	var wg sync.WaitGroup
-	if len(gated) > 0 {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			for _, g := range gated {
-				c.startSafely(ctx, g, true)
+	for i, g := range run {
+		done[i] = make(chan struct{})
+		// Earlier groups this one waits for. They took their semaphore
+		// slot before this one, so waiting while holding a slot cannot
+		// deadlock.
+		var deps []chan struct{}
+		for _, bot := range g.bots() {
+			if j, ok := lastOfBot[bot]; ok {
+				deps = append(deps, done[j])
 			}
-		}()
-	}
-	for _, g := range free {
+			lastOfBot[bot] = i
+		}
+		limited := c.cfg.Limiter != nil && !c.answered.has(g.id)
+		if limited {
+			if lastLimited >= 0 {
+				deps = append(deps, done[lastLimited])
+			}
+			lastLimited = i
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c.startSafely(ctx, g, false)
+			defer close(done[i])
+			for _, d := range deps {
+				<-d
+			}
+			c.startSafely(ctx, g, limited)
 		}()
 	}
 	wg.Wait()
