@@ -8,4 +8,10 @@
 // start or signal, or after it was written to the dead-letter stream. A
 // Starter failure leads to a delayed redelivery. Nothing is dropped
 // silently: every outcome is counted in Stats and logged.
+//
+// The trigger consumer works in batches (consumer.go, collect.go,
+// batch.go): verify.go decodes and verifies in parallel, group.go and
+// fleet.go turn matches into one Starter call per incident (or one fleet
+// start for a mass breach), start.go makes the calls, ack.go ends each
+// message (ack, nak, dead letter).
 package ingest

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/workflows"
 )
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
@@ -92,6 +94,13 @@ type fakeStarter struct {
 	delay    time.Duration   // per call, to keep work in flight
 	panics   int             // the next n calls panic
 	closed   map[string]bool // incidents that already ended
+	// hold blocks the call for that incident id until the channel is
+	// closed: a test fills the consumer's buffer behind it and so knows
+	// exactly what the next batch holds.
+	hold    map[string]chan struct{}
+	waiting int // calls that reached a hold
+	// failFor makes the next n calls for an incident id fail.
+	failFor map[string]int
 }
 
 func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartResult, error) {
@@ -101,6 +110,10 @@ func (f *fakeStarter) StartOrSignal(_ context.Context, r StartRequest) (StartRes
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	if f.failFor[r.IncidentID] > 0 {
+		f.failFor[r.IncidentID]--
+		return StartResult{}, fmt.Errorf("temporal unavailable for %s (injected)", r.IncidentID)
+	}
 	if f.panics > 0 {
 		f.panics--
 		panic("starter bug (injected)")
@@ -128,6 +141,11 @@ func (f *fakeStarter) snapshot() (starts, signals []StartRequest, calls int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]StartRequest(nil), f.starts...), append([]StartRequest(nil), f.signals...), f.calls
+}
+
+// evidence is every event a request carries, in order.
+func (r StartRequest) evidence() []workflows.Evidence {
+	return append([]workflows.Evidence{r.Evidence}, r.MoreEvidence...)
 }
 
 func containRunbook() LoadedRunbook {
@@ -277,4 +295,74 @@ func (e *env) pending(durable string) (uint64, int) {
 		e.t.Fatal(err)
 	}
 	return info.NumPending, info.NumAckPending
+}
+
+// all is every call the starter answered, starts and signals, in the order
+// they were recorded.
+func (f *fakeStarter) all() []StartRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append(append([]StartRequest(nil), f.starts...), f.signals...)
+}
+
+// gated runs a consumer that takes a first "gate" event as its own
+// batch, then holds before taking the next batch; queue what the test
+// wants in ONE batch, then release: it waits until the consumer holds
+// all of it in its buffer and lets the next batch go. Batch composition
+// is then exact, not a matter of timing.
+type gated struct {
+	e    *env
+	c    *Consumer
+	st   *fakeStarter
+	open chan struct{}
+}
+
+func (e *env) runGated(st *fakeStarter, opts ...consumerOpt) *gated {
+	e.t.Helper()
+	g := &gated{e: e, st: st, open: make(chan struct{})}
+	var batches atomic.Int32
+	opts = append(opts, func(c *Config) {
+		c.beforeBatch = func() {
+			if batches.Add(1) == 2 {
+				<-g.open
+			}
+		}
+	})
+	g.c, _ = e.runConsumer(st, opts...)
+	// Runs before the consumer's stop (cleanups run last first): a test
+	// that failed before release must not leave Run waiting on the gate.
+	e.t.Cleanup(g.opened)
+	e.publish(event("gate", "key_leaked", breach.SeverityHigh, time.Now()))
+	waitFor(e.t, "gate batch done", func() bool { return g.c.Stats().Acked == 1 && batches.Load() == 2 })
+	return g
+}
+
+// release waits until n messages wait in the consumer's buffer, then
+// lets the consumer take them as one batch.
+func (g *gated) release(n int) {
+	g.e.t.Helper()
+	if n > g.c.cfg.BatchSize {
+		g.e.t.Fatalf("%d messages do not fit one batch of %d", n, g.c.cfg.BatchSize)
+	}
+	waitFor(g.e.t, "messages buffered", func() bool { return g.c.buffered() == n })
+	g.opened()
+}
+
+func (g *gated) opened() {
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// withoutGate drops the gate incident's calls.
+func withoutGate(reqs []StartRequest) []StartRequest {
+	var out []StartRequest
+	for _, r := range reqs {
+		if r.IncidentID != "contain-key-breach:gate" {
+			out = append(out, r)
+		}
+	}
+	return out
 }

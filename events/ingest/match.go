@@ -46,7 +46,7 @@ func MatchEvent(rbs []LoadedRunbook, ev breach.Event, evMap map[string]any, nats
 			if err != nil {
 				return nil, fmt.Errorf("runbook %s trigger %d: %w", lr.Runbook.Name, i, err)
 			}
-			id, err := incidentID(lr.Runbook.Name, ev.Data.Bot, tr.Dedup, scope)
+			id, err := incidentID(lr.Runbook.Name, ev.Subject, tr.Dedup, scope)
 			if err != nil {
 				return nil, fmt.Errorf("runbook %s trigger %d dedup: %w", lr.Runbook.Name, i, err)
 			}

@@ -15,9 +15,10 @@ const (
 )
 
 // Stats counts every outcome of the consumer. Each delivery ends in
-// exactly one of: acked after start/signal (Started/Signalled counted per
-// matched runbook), Unmatched, DeadLettered, or naked for redelivery
-// (Retried). Field names map one-to-one onto future metrics.
+// exactly one of: acked after start/signal (Started/Signalled/Closed
+// counted per event and matched runbook: an incident started with a batch
+// of N events counts 1 Started and N-1 Signalled), Unmatched,
+// DeadLettered, or naked for redelivery (Retried). Field names map one-to-one onto future metrics.
 type Stats struct {
 	Received     uint64 // deliveries, redeliveries included
 	Started      uint64 // new incidents
@@ -32,6 +33,14 @@ type Stats struct {
 	// carried a secret-looking field.
 	Erased    uint64
 	AckErrors uint64
+	// Batches counts handled batches; Received/Batches is the mean batch.
+	Batches uint64
+	// StarterCalls counts Starter calls: one per incident per batch.
+	StarterCalls uint64
+	// FleetStarted counts fleet runbook incidents started for a mass
+	// breach; FleetBots the per-bot incidents handed to a fleet start.
+	FleetStarted uint64
+	FleetBots    uint64
 }
 
 // DeadLetteredTotal sums DeadLettered.
