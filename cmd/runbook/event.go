@@ -32,9 +32,10 @@ func newEventSendCommand(g *globals) *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "send",
-		Short: "Publish a signed breach event on breach.<bot>.<kind>",
+		Short: "Publish a signed breach event on breach.<bot>.<kind> (breach.<exchange>.account_leaked for a whole account)",
 		Example: `  runbook event send --bot bot-1 --kind key_leaked --exchange binance --key-id AKx1 --severity critical
-  runbook event send --bot bot-1 --kind unknown_ip --evidence ip=203.0.113.7`,
+  runbook event send --bot bot-1 --kind unknown_ip --evidence ip=203.0.113.7
+  runbook event send --kind account_leaked --exchange binance --severity critical   # every bot on the account`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			defer setupTracing(cmd.Context(), "runbook-cli")()
@@ -49,6 +50,12 @@ func newEventSendCommand(g *globals) *cobra.Command {
 				for id := range kr {
 					keyID = id
 				}
+			}
+			if data.Bot == "" && !breach.AccountWide(kind) {
+				return fmt.Errorf("--bot is required (only --kind %s names no bot)", breach.KindAccountLeaked)
+			}
+			if data.Bot != "" && breach.AccountWide(kind) {
+				return fmt.Errorf("--kind %s is about a whole exchange account: give --exchange, not --bot", kind)
 			}
 			data.Severity = breach.Severity(severity)
 			data.Source = source
@@ -66,6 +73,7 @@ func newEventSendCommand(g *globals) *cobra.Command {
 			}
 			defer nc.Close()
 			var ids []string
+			subject := ""
 			for i := 0; i < count; i++ {
 				ev := breach.New("runbook-cli/"+g.operator(), kind, data, time.Now())
 				// The event carries the trace context (CloudEvents traceparent
@@ -81,16 +89,17 @@ func newEventSendCommand(g *globals) *cobra.Command {
 					return err
 				}
 				ids = append(ids, ev.ID)
+				subject = ev.NATSSubject()
 			}
 			if asJSON, _ := g.jsonOutput(); asJSON {
-				return json.NewEncoder(g.stdout).Encode(map[string]any{"subject": breach.Subject(data.Bot, kind), "event_ids": ids})
+				return json.NewEncoder(g.stdout).Encode(map[string]any{"subject": subject, "event_ids": ids})
 			}
-			fmt.Fprintf(g.stdout, "published %d event(s) on %s (signed with key %q)\n", len(ids), breach.Subject(data.Bot, kind), keyID)
+			fmt.Fprintf(g.stdout, "published %d event(s) on %s (signed with key %q)\n", len(ids), subject, keyID)
 			return nil
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&data.Bot, "bot", "", "bot id (required)")
+	f.StringVar(&data.Bot, "bot", "", "bot id (required, except for --kind account_leaked)")
 	f.StringVar(&kind, "kind", "key_leaked", "breach kind: key_leaked, unknown_ip, withdrawal_attempt, ...")
 	f.StringVar(&data.Exchange, "exchange", "", "exchange of the key (binance, okx, bybit)")
 	f.StringVar(&data.KeyID, "key-id", "", "the leaked API key's id (never its secret)")
@@ -99,6 +108,5 @@ func newEventSendCommand(g *globals) *cobra.Command {
 	f.StringArrayVar(&evidence, "evidence", nil, "evidence as name=value (repeatable)")
 	f.IntVar(&count, "count", 1, "publish this many events (each with its own id)")
 	f.StringVar(&source, "source", "manual", "what detected the breach")
-	_ = c.MarkFlagRequired("bot")
 	return c
 }
