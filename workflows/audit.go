@@ -11,6 +11,21 @@ import (
 // why RecordFact and not Record).
 const AuditActivityName = "audit.record"
 
+// AuditBatchActivityName records several facts, in order, in one local
+// activity ([]AuditFact): one marker in history instead of one per fact.
+// An alert storm signals hundreds of evidence events into a running
+// incident; recorded one local activity each they were most of the cost of
+// absorbing it. The worker registers events/audit's
+// RecordActivity.RecordFacts under it.
+const AuditBatchActivityName = "audit.record_batch"
+
+// auditBatchVersion gates batched audit writes (workflow.GetVersion):
+// histories recorded before them replay with one local activity per fact.
+const auditBatchVersion = "audit-facts-batched"
+
+// maxAuditBatch bounds the facts one local activity records.
+const maxAuditBatch = 100
+
 // Kinds of the facts only the workflow knows. The strings are those of
 // events/audit.Kind; the action activities' Hook writes the step.* facts
 // (started, retried, succeeded, failed, compensated) and key/notification

@@ -18,9 +18,10 @@ import (
 
 // auditLog collects the facts the mocked audit.record local activity got.
 type auditLog struct {
-	h     *harness
-	calls int // attempts, failed ones included
-	facts []AuditFact
+	h       *harness
+	calls   int // attempts, failed ones included
+	facts   []AuditFact
+	batches []int // sizes of the audit.record_batch calls
 }
 
 // auditing mocks the audit.record local activity. A placeholder that fails
@@ -33,7 +34,7 @@ func (h *harness) auditing(fail error) *auditLog {
 	h.env.RegisterActivityWithOptions(func(context.Context, AuditFact) error {
 		return errors.New("placeholder called: the mock did not apply")
 	}, activity.RegisterOptions{Name: AuditActivityName})
-	h.env.OnActivity(AuditActivityName, mock.Anything, mock.Anything).Return(func(ctx context.Context, f AuditFact) error {
+	record := func(ctx context.Context, f AuditFact) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		l.calls++
@@ -42,8 +43,34 @@ func (h *harness) auditing(fail error) *auditLog {
 		}
 		l.facts = append(l.facts, f)
 		return nil
+	}
+	registerAuditBatch(h.env, func(ctx context.Context, f AuditFact) error {
+		return record(ctx, f)
+	}, func(n int) {
+		h.mu.Lock()
+		l.batches = append(l.batches, n)
+		h.mu.Unlock()
 	})
+	h.env.OnActivity(AuditActivityName, mock.Anything, mock.Anything).Return(record)
 	return l
+}
+
+// registerAuditBatch registers audit.record_batch as record called for
+// each fact in order, as events/audit's RecordFacts does.
+func registerAuditBatch(env interface {
+	RegisterActivityWithOptions(any, activity.RegisterOptions)
+}, record func(context.Context, AuditFact) error, seen ...func(n int)) {
+	env.RegisterActivityWithOptions(func(ctx context.Context, fs []AuditFact) error {
+		for _, s := range seen {
+			s(len(fs))
+		}
+		for _, f := range fs {
+			if err := record(ctx, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, activity.RegisterOptions{Name: AuditBatchActivityName})
 }
 
 // lines renders the facts as "kind step actor key attrs" for comparison.
@@ -185,6 +212,7 @@ func TestAuditDoesNotHoldBackTheFirstStep(t *testing.T) {
 	var openedAfterFreeze bool
 	h.env.RegisterActivityWithOptions(func(context.Context, AuditFact) error { return nil },
 		activity.RegisterOptions{Name: AuditActivityName})
+	registerAuditBatch(h.env, func(context.Context, AuditFact) error { return nil })
 	h.env.OnActivity(AuditActivityName, mock.Anything, mock.Anything).Return(func(ctx context.Context, f AuditFact) error {
 		if f.Kind == AuditIncidentOpened {
 			// The opening write cannot finish until the first step has

@@ -51,16 +51,29 @@ func startAuditWriter(ctx workflow.Context, in IncidentInput) *auditWriter {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	workflow.Go(dctx, func(gctx workflow.Context) {
 		lctx := workflow.WithLocalActivityOptions(gctx, auditOptions)
+		batched := workflow.GetVersion(gctx, auditBatchVersion, workflow.DefaultVersion, 1) >= 1
 		for {
 			_ = workflow.Await(gctx, func() bool { return len(w.queue) > 0 })
-			f := w.queue[0]
-			w.queue = w.queue[1:]
+			n := 1
+			if batched {
+				n = min(len(w.queue), maxAuditBatch)
+			}
+			facts := w.queue[:n:n]
+			w.queue = w.queue[n:]
 			w.busy = true
-			err := workflow.ExecuteLocalActivity(lctx, AuditActivityName, f).Get(lctx, nil)
+			var err error
+			if n == 1 {
+				err = workflow.ExecuteLocalActivity(lctx, AuditActivityName, facts[0]).Get(lctx, nil)
+			} else {
+				// Several facts waited (evidence of a storm, a burst of
+				// skipped steps): one local activity writes them in order.
+				err = workflow.ExecuteLocalActivity(lctx, AuditBatchActivityName, facts).Get(lctx, nil)
+			}
 			w.busy = false
 			if err != nil {
-				workflow.GetLogger(gctx).Error("audit fact not recorded", "incident", f.IncidentID,
-					"kind", f.Kind, "step", f.Step, "key", f.Key, "error", err)
+				f := facts[0]
+				workflow.GetLogger(gctx).Error("audit facts not recorded", "incident", f.IncidentID,
+					"facts", n, "first_kind", f.Kind, "first_step", f.Step, "first_key", f.Key, "error", err)
 			}
 		}
 	})

@@ -46,12 +46,14 @@ func newDrillHarness(t *testing.T) *drillHarness {
 		h.mu.Unlock()
 		return Rehearsal{Bot: RehearsalBotID(req.Bot), MirrorKeyID: "MIRROR", Permissions: "read,trade,withdraw", Source: "exchange"}, nil
 	}, activity.RegisterOptions{Name: DrillPrepareRehearsalActivity})
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, f AuditFact) error {
+	recordFact := func(ctx context.Context, f AuditFact) error {
 		h.mu.Lock()
 		h.facts = append(h.facts, f)
 		h.mu.Unlock()
 		return nil
-	}, activity.RegisterOptions{Name: AuditActivityName})
+	}
+	h.env.RegisterActivityWithOptions(recordFact, activity.RegisterOptions{Name: AuditActivityName})
+	registerAuditBatch(h.env, recordFact)
 	h.ok("bot.info", map[string]any{"account": "binance", "sub_account": "bot-1@x", "key_id": "K1", "ips": []any{"10.0.0.1"}})
 	h.ok("exchange.audit_keys", map[string]any{"keys": []any{
 		map[string]any{"id": "K1", "permissions": "read,trade,withdraw", "findings": []any{"withdraw_enabled", "no_ip_whitelist"}},

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -112,4 +113,36 @@ func TestEmptyEvidenceBatch(t *testing.T) {
 	st := h.run(approvalInput(t, "abort"))
 	assert.Empty(t, st.Evidence)
 	assert.Equal(t, StatusSucceeded, st.Status)
+}
+
+// A storm's worth of evidence in one batch is recorded fact by fact, in
+// order, but not one local activity per fact: the audit writer hands what
+// queued up to audit.record_batch.
+func TestEvidenceStormIsRecordedInBatches(t *testing.T) {
+	h := newHarness(t)
+	h.ok("bot.freeze", nil)
+	h.ok("exchange.revoke_key", nil)
+	l := h.auditing(nil)
+	var batch []Evidence
+	for i := range 250 {
+		batch = append(batch, Evidence{EventID: fmt.Sprintf("evt-s%03d", i), Subject: "breach.bot1.key_leaked"})
+	}
+	h.at("1m", func() { h.env.SignalWorkflow(SignalEvidenceBatch, batch) })
+	h.at("2m", func() { h.update(UpdateApprove, Decision{Identity: "alice"}) })
+	h.run(audited(approvalInput(t, "abort")))
+
+	facts := evidenceFacts(l)
+	if assert.Len(t, facts, 250) {
+		assert.Equal(t, "evidence/evt-s000|breach.bot1.key_leaked", facts[0])
+		assert.Equal(t, "evidence/evt-s249|breach.bot1.key_leaked", facts[249])
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	inBatches := 0
+	for _, n := range l.batches {
+		assert.LessOrEqual(t, n, maxAuditBatch)
+		inBatches += n
+	}
+	assert.GreaterOrEqual(t, inBatches, 200, "most of the storm went through audit.record_batch (batches %v)", l.batches)
+	assert.Less(t, len(l.batches), 10, "one local activity per up to %d facts, not one per fact", maxAuditBatch)
 }

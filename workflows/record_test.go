@@ -210,4 +210,5 @@ func registerRecordingActions(w worker.ActivityRegistry) {
 		return runbooks.ActionResult{}, temporal.NewNonRetryableApplicationError("broken on purpose", "InvalidParams", nil)
 	}, activity.RegisterOptions{Name: "test.fail"})
 	w.RegisterActivityWithOptions(func(context.Context, AuditFact) error { return nil }, activity.RegisterOptions{Name: AuditActivityName})
+	w.RegisterActivityWithOptions(func(context.Context, []AuditFact) error { return nil }, activity.RegisterOptions{Name: AuditBatchActivityName})
 }

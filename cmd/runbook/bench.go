@@ -28,7 +28,7 @@ type benchOptions struct {
 	stormEvents int
 	stormBots   int
 	interpN     int
-	workers     int
+	batch       int
 	cpuProfile  string
 	keep        bool
 	timeline    bool
@@ -79,7 +79,7 @@ and prints one table. Quick run: runbook bench --n 50 --mass-bots 100 --storm-ev
 	f.IntVar(&o.stormEvents, "storm-events", 100000, "events in the alert storm")
 	f.IntVar(&o.stormBots, "storm-bots", 100, "bots the storm's events are spread over")
 	f.IntVar(&o.interpN, "interp-n", 50, "incidents per variant in the interpreter-overhead run")
-	f.IntVar(&o.workers, "consumer-workers", 0, "trigger consumer parallelism (0 = the engine's default)")
+	f.IntVar(&o.batch, "consumer-batch", 0, "most events the trigger consumer handles as one batch (0 = the engine's default)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (engine and load in one process) to this file")
 	f.StringVar(&o.starter, "starter", "eager", "how events start incidents: eager, lazy (same calls, no eager dispatch) or signal-with-start")
 	f.BoolVar(&o.timeline, "timeline", false, "print the last contain incident's history, event by event, with times after the publish")
@@ -153,9 +153,9 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		home: home, taskQueue: "runbook-bench", console: io.Discard, identity: "runbook-bench",
 		books:           func() []ingest.LoadedRunbook { return books },
 		exchangeSimPort: 0, demoBotPort: -1, httpPort: -1,
-		oncall:          g.mustCfg().Oncall,
-		consumerWorkers: o.workers,
-		starter:         o.starter,
+		oncall:        g.mustCfg().Oncall,
+		consumerBatch: o.batch,
+		starter:       o.starter,
 		seedBots: func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error) {
 			all := botSetup{facts: map[string]botFacts{}}
 			for _, name := range []string{"contain", "mass", "fleet", "storm", "interp-dsl", "interp-go"} {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,17 +46,9 @@ func benchMass(ctx context.Context, e *benchEnv, timeout time.Duration) ([]bench
 		}
 		msgs = append(msgs, m)
 	}
-	js := e.stack.events.js
 	t0 := time.Now()
-	for _, m := range msgs {
-		if _, err := js.PublishMsgAsync(m); err != nil {
-			return nil, err
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(time.Minute):
-		return nil, fmt.Errorf("mass: publishes not acknowledged within a minute")
+	if err := publishAll(e.stack.events.js, msgs, time.Minute); err != nil {
+		return nil, fmt.Errorf("mass: %w", err)
 	}
 	published := time.Since(t0)
 	frozen, keyed, allFrozen, allKeyed := waitFleet(ctx, bots, t0, timeout)
@@ -155,4 +148,33 @@ func maxDur(d []time.Duration) time.Duration {
 		m = max(m, v)
 	}
 	return m
+}
+
+// publishAll publishes msgs asynchronously, as a monitor firing a burst
+// would, and waits until JetStream acknowledged every one. When too many
+// are unacknowledged the client refuses more (a stall): then it waits for
+// the outstanding ones and goes on.
+func publishAll(js jetstream.JetStream, msgs []*nats.Msg, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for i := 0; i < len(msgs); {
+		_, err := js.PublishMsgAsync(msgs[i])
+		switch {
+		case err == nil:
+			i++
+		case errors.Is(err, jetstream.ErrTooManyStalledMsgs):
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(time.Until(deadline)):
+				return fmt.Errorf("publishes not acknowledged within %s", timeout)
+			}
+		default:
+			return err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+		return nil
+	case <-time.After(time.Until(deadline)):
+		return fmt.Errorf("publishes not acknowledged within %s", timeout)
+	}
 }

@@ -57,8 +57,8 @@ type devOptions struct {
 	// register adds workflows and activities to the worker before it
 	// starts (runbook bench's floor and hand-written workflows).
 	register func(w worker.Worker)
-	// consumerWorkers is the trigger consumer's parallelism (0 = default).
-	consumerWorkers int
+	// consumerBatch is the trigger consumer's batch size (0 = default).
+	consumerBatch int
 	// starter: eventSettings.starter ("" = eager).
 	starter string
 	// exchanges are configured exchange accounts (config file): beside the
@@ -141,7 +141,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		approvers:        o.approvers,
 		payloadKeys:      s.payloadKeys,
 		searchAttributes: true,
-		workers:          o.consumerWorkers,
+		batchSize:        o.consumerBatch,
 		starter:          o.starter,
 		// Text on the dev console; secret-looking attributes are masked.
 		logger: observability.NewLogger(observability.LogOptions{Format: "text", Level: slog.LevelWarn, Writer: o.console}),

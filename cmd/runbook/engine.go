@@ -43,8 +43,9 @@ type eventSettings struct {
 	limits    ingest.LimitConfig
 	namespace string
 	taskQueue string
-	// workers is the trigger consumer's parallelism (0 = its default).
-	workers int
+	// batchSize is the most events the trigger consumer handles as one
+	// batch (0 = its default).
+	batchSize int
 	// starter is how events start incidents: "eager" (default: eager
 	// workflow start, then a signal when the incident exists), "lazy"
 	// (the same without eager dispatch) or "signal-with-start" (one
@@ -111,6 +112,7 @@ func (n *natsSide) wireAudit(reg *activities.Registry, w worker.Worker, m *obser
 		ra.OnAppend = obs.Observe
 	}
 	w.RegisterActivityWithOptions(ra.RecordFact, activity.RegisterOptions{Name: audit.RecordActivityName})
+	w.RegisterActivityWithOptions(ra.RecordFacts, activity.RegisterOptions{Name: audit.RecordBatchActivityName})
 }
 
 // startConsumer runs the trigger consumer until stop.
@@ -162,7 +164,7 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 		Starter:      starter,
 		Limiter:      lim,
 		RequireMatch: true,
-		Workers:      s.workers,
+		BatchSize:    s.batchSize,
 		Logger:       s.logger,
 	})
 	if err != nil {

@@ -10,6 +10,9 @@ import (
 // RecordActivity.Record under.
 const RecordActivityName = "audit.record"
 
+// RecordBatchActivityName is the batched form (RecordActivity.RecordFacts).
+const RecordBatchActivityName = "audit.record_batch"
+
 // RecordActivity lets the workflow write incident-level facts (opened,
 // approval asked/granted/denied, evidence, skipped steps, closed) through an
 // activity, since workflow code must not do I/O. Register it with

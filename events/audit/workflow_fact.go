@@ -21,6 +21,18 @@ func (a *RecordActivity) RecordFact(ctx context.Context, f workflows.AuditFact) 
 	return a.Record(ctx, FromWorkflow(f))
 }
 
+// RecordFacts is audit.record_batch (workflows.AuditBatchActivityName):
+// the facts in order, each exactly as RecordFact would write it. A retry
+// after a partial write is safe: Store.Append is idempotent per fact.
+func (a *RecordActivity) RecordFacts(ctx context.Context, fs []workflows.AuditFact) error {
+	for _, f := range fs {
+		if err := a.Record(ctx, FromWorkflow(f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // FromWorkflow converts a workflow's fact into a Record (seq and hashes
 // are left for Store.Append).
 func FromWorkflow(f workflows.AuditFact) Record {

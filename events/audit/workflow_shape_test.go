@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -69,6 +70,9 @@ func TestWorkflowFactHasRecordShape(t *testing.T) {
 			t.Errorf("workflow fact kind %q is not an audit kind", k)
 		}
 	}
+	if workflows.AuditBatchActivityName != RecordBatchActivityName {
+		t.Errorf("workflow records batches through %q, the worker registers %q", workflows.AuditBatchActivityName, RecordBatchActivityName)
+	}
 	if workflows.AuditActivityName != RecordActivityName {
 		t.Errorf("workflow records through %q, the worker registers %q", workflows.AuditActivityName, RecordActivityName)
 	}
@@ -91,7 +95,7 @@ steps:
 // runAudited runs the real interpreter workflow (SDK test environment)
 // with the registry's actions, the Hook and the given audit.record
 // registration, against the store behind js.
-func runAudited(t *testing.T, store *Store, recordFn any) workflows.IncidentState {
+func runAudited(t *testing.T, store *Store, recordFn, batchFn any) workflows.IncidentState {
 	t.Helper()
 	reg, err := activities.NewRegistry(hookActions()...)
 	if err != nil {
@@ -108,6 +112,7 @@ func runAudited(t *testing.T, store *Store, recordFn any) workflows.IncidentStat
 	workflows.Register(env)
 	reg.RegisterWith(env)
 	env.RegisterActivityWithOptions(recordFn, activity.RegisterOptions{Name: RecordActivityName})
+	env.RegisterActivityWithOptions(batchFn, activity.RegisterOptions{Name: RecordBatchActivityName})
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalEvidence, workflows.Evidence{EventID: "evt-7f3a", Subject: "breach.bot-1.key_leaked"})
 		env.SignalWorkflow(workflows.SignalEvidence, workflows.Evidence{EventID: "evt-7f3b", Subject: "breach.bot-1.unknown_ip_login"})
@@ -143,7 +148,7 @@ func TestWorkflowFactsLandInTheTrail(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
 	store := NewStore(js)
 	ra := &RecordActivity{Store: store}
-	st := runAudited(t, store, ra.RecordFact)
+	st := runAudited(t, store, ra.RecordFact, ra.RecordFacts)
 	if st.Status != workflows.StatusSucceeded {
 		t.Fatalf("incident %s: %s", st.Status, st.Error)
 	}
@@ -206,7 +211,14 @@ func TestRecordCannotServeTheLocalActivity(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
 	store := NewStore(js)
 	ra := &RecordActivity{Store: store}
-	st := runAudited(t, store, ra.Record)
+	st := runAudited(t, store, ra.Record, func(ctx context.Context, recs []Record) error {
+		for _, r := range recs {
+			if err := ra.Record(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if st.Status != workflows.StatusSucceeded {
 		t.Fatalf("incident %s: %s", st.Status, st.Error)
 	}

@@ -67,11 +67,7 @@ type Config struct {
 	// and the limiter shortcut); the oldest are forgotten first. Default
 	// 100000.
 	KnownIDs int
-	// Workers is ignored: batches replaced per-bot workers (see
-	// VerifyConcurrency and StartConcurrency). Kept so existing callers
-	// compile.
-	Workers int
-	Logger  *slog.Logger
+	Logger   *slog.Logger
 	// ClosedTTL is how long the consumer remembers that an incident id
 	// belongs to an incident that already ended, and acks later events
 	// for it as Closed without asking Temporal again. A storm of

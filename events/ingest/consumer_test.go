@@ -51,7 +51,7 @@ func TestValidEventStartsOneIncident(t *testing.T) {
 func TestStormForOneBotStartsOneIncident(t *testing.T) {
 	e := newEnv(t)
 	st := &fakeStarter{}
-	c, _ := e.runConsumer(st, func(c *Config) { c.Workers = 4 })
+	c, _ := e.runConsumer(st)
 	now := time.Now()
 	ids := map[string]bool{}
 	for i := range 1000 {
