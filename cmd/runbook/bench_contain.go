@@ -184,15 +184,23 @@ func benchContain(ctx context.Context, e *benchEnv, n int) ([]benchRow, time.Dur
 	}
 	maxAcc := 0
 	total := 0
-	for _, a := range acceptedAfter {
+	var window time.Duration
+	for i, a := range acceptedAfter {
 		maxAcc = max(maxAcc, a)
 		total += a
+		window += refused[i]
+	}
+	// The count after the event is the attacker's pace times the lockout
+	// window: say the pace, so the count can be read for a slower one.
+	pace := 0.0
+	if window > 0 {
+		pace = float64(total+len(acceptedAfter)) / window.Seconds()
 	}
 	rows := []benchRow{
 		{what: "contain: event → attacker refused", how: "attacker PlaceOrder loop from 127.0.0.66 with the leaked key; first refused reply − publish", n: len(refused), samples: refused,
 			extra: fmt.Sprintf("refusals by kind: %v", kinds)},
 		{what: "contain: attacker orders accepted after the event", how: "orders sent at/after publish that the exchange accepted, per incident", n: len(acceptedAfter),
-			extra: fmt.Sprintf("p50 %d, p90 %d, p99 %d, max %d, total %d", pctInts(acceptedAfter, 50), pctInts(acceptedAfter, 90), pctInts(acceptedAfter, 99), maxAcc, total)},
+			extra: fmt.Sprintf("p50 %d, p90 %d, p99 %d, max %d, total %d; attacker pace %.0f orders/s", pctInts(acceptedAfter, 50), pctInts(acceptedAfter, 90), pctInts(acceptedAfter, 99), maxAcc, total, pace)},
 		{what: "contain: event → lockout call at the exchange", how: "simulator call log: set_ip_whitelist arrival − publish", n: len(lockout), samples: lockout},
 		{what: "contain: event → bot frozen", how: "bot's own clock when it confirmed the freeze − publish", n: len(frozen), samples: frozen},
 		{what: "contain: event → orders cancelled", how: "simulator call log: cancel_all answered − publish", n: len(cancelled), samples: cancelled},
