@@ -137,7 +137,8 @@ func benchGoContain(ctx workflow.Context, in goContainInput) error {
 	_, _ = get(cancel) // on_failure: continue
 	_, _ = get(page)
 	nk, err := get(call("new_key", "exchange.create_key", 20*time.Second, slow, map[string]any{
-		"exchange": str("account"), "sub_account": str("sub_account"), "ip_whitelist": ips, "secret_name": str("secret_name")}))
+		"exchange": str("account"), "sub_account": str("sub_account"), "ip_whitelist": ips, "secret_name": str("secret_name"),
+		"label": "rb-ckb-" + workflow.GetInfo(ctx).WorkflowExecution.RunID}))
 	if err != nil {
 		return err
 	}

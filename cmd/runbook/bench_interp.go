@@ -47,7 +47,7 @@ func benchInterp(ctx context.Context, e *benchEnv, n int) ([]benchRow, error) {
 		if st.Status != workflows.StatusSucceeded {
 			return 0, fmt.Errorf("%s ended %s: %s", id, st.Status, st.Error)
 		}
-		return time.Since(t0), nil
+		return e.closedAfter(ctx, id, t0)
 	}
 	runGo := func(b *fleetBot) (time.Duration, error) {
 		id := "bench-go:" + b.ID
@@ -60,7 +60,7 @@ func benchInterp(ctx context.Context, e *benchEnv, n int) ([]benchRow, error) {
 		if err := run.Get(ctx, nil); err != nil {
 			return 0, fmt.Errorf("%s: %w", id, err)
 		}
-		return time.Since(t0), nil
+		return e.closedAfter(ctx, id, t0)
 	}
 	var withAudit, noAudit, hand []time.Duration
 	// Interleaved, so a slow phase of the machine hits all variants alike.

@@ -91,18 +91,7 @@ func (f *fleetEnv) thenEveryBotIsReKeyed(t *testing.T) {
 		if frozen.IsZero() || delivered.IsZero() {
 			t.Errorf("%s: frozen %v, new key delivered %v", b.ID, frozen, delivered)
 		}
-		live, oldRevoked := 0, false
-		for _, k := range f.env.fleet.sim.Keys(benchExchange, b.Sub.ID, true) {
-			if !k.Revoked {
-				live++
-			}
-			if k.ID == b.Key.ID && k.Revoked {
-				oldRevoked = true
-			}
-		}
-		if live != 1 || !oldRevoked {
-			t.Errorf("%s: %d live keys (want 1), leaked key revoked %v", b.ID, live, oldRevoked)
-		}
+		checkOneLiveKey(t, f.env.fleet.sim, b)
 	}
 }
 

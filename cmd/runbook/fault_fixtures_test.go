@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/secrets"
 )
 
@@ -97,4 +103,59 @@ func (f *faultEnv) auditOf(t *testing.T, id string) []audit.Record {
 	}
 	t.Fatalf("audit trail of %s never closed (%d records)", id, len(recs))
 	return nil
+}
+
+// checkOneLiveKey reports, for a fleet bot, whether its sub-account ends
+// with exactly one live key and the leaked key revoked.
+func checkOneLiveKey(t *testing.T, sim *exchangesim.Sim, b *fleetBot) {
+	t.Helper()
+	live, oldRevoked := 0, false
+	for _, k := range sim.Keys(benchExchange, b.Sub.ID, true) {
+		if !k.Revoked {
+			live++
+		}
+		if k.ID == b.Key.ID && k.Revoked {
+			oldRevoked = true
+		}
+	}
+	if live != 1 || !oldRevoked {
+		t.Errorf("%s: %d live keys on the sub-account (want 1), leaked key revoked %v", b.ID, live, oldRevoked)
+	}
+}
+
+// publishStream publishes, for each copy, one signed key_leaked event per
+// bot (a fresh event id each: duplicates of the breach), pausing between
+// events, and retries each publish until JetStream acknowledges it: only
+// acknowledged events are promised not to be lost. It counts what was
+// acknowledged in *published (under mu) and returns on done.
+func publishStream(js jetstream.JetStream, kr breach.Keyring, bots []*fleetBot, copies int, pause time.Duration, mu *sync.Mutex, published *int, done chan<- error) {
+	for c := range copies {
+		for _, b := range bots {
+			ev, err := breach.Sign(breach.New("fault-test", "key_leaked", breach.Data{Bot: b.ID, Exchange: benchExchange,
+				KeyID: b.Key.ID, Severity: breach.Severity("high"), Source: "fault", Evidence: map[string]any{"copy": c}}, time.Now()), kr, "dev")
+			if err != nil {
+				done <- err
+				return
+			}
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_, err := ingest.Publish(ctx, js, ev)
+				cancel()
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					done <- fmt.Errorf("publish %s: %w", ev.ID, err)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			mu.Lock()
+			*published++
+			mu.Unlock()
+			time.Sleep(pause)
+		}
+	}
+	done <- nil
 }

@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/keyresponse/runbook/events/audit"
-	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/natsdev"
 	"github.com/keyresponse/runbook/integrations/temporaldev"
@@ -59,39 +58,7 @@ func TestFault_NATSRestartThenTemporalRestartMidStream(t *testing.T) {
 	var mu sync.Mutex
 	published := 0
 	done := make(chan error, 1)
-	go func() {
-		for c := range copies {
-			for _, b := range f.bots {
-				ev, err := breach.Sign(breach.New("fault-test", "key_leaked", breach.Data{Bot: b.ID, Exchange: benchExchange,
-					KeyID: b.Key.ID, Severity: breach.Severity("high"), Source: "fault", Evidence: map[string]any{"copy": c}}, time.Now()), stack.keyring, "dev")
-				if err != nil {
-					done <- err
-					return
-				}
-				// Retried until JetStream acknowledges: only acknowledged
-				// events are promised not to be lost.
-				deadline := time.Now().Add(3 * time.Minute)
-				for {
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					_, err := ingest.Publish(ctx, js, ev)
-					cancel()
-					if err == nil {
-						break
-					}
-					if time.Now().After(deadline) {
-						done <- fmt.Errorf("publish %s: %w", ev.ID, err)
-						return
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
-				mu.Lock()
-				published++
-				mu.Unlock()
-				time.Sleep(40 * time.Millisecond)
-			}
-		}
-		done <- nil
-	}()
+	go publishStream(js, stack.keyring, f.bots, copies, 40*time.Millisecond, &mu, &published, done)
 	waitPublished := func(n int) {
 		for {
 			mu.Lock()
@@ -148,18 +115,7 @@ func TestFault_NATSRestartThenTemporalRestartMidStream(t *testing.T) {
 			t.Errorf("%s: %s", id, summary(st))
 			continue
 		}
-		live, oldRevoked := 0, false
-		for _, key := range f.env.fleet.sim.Keys(benchExchange, b.Sub.ID, true) {
-			if !key.Revoked {
-				live++
-			}
-			if key.ID == b.Key.ID && key.Revoked {
-				oldRevoked = true
-			}
-		}
-		if live != 1 || !oldRevoked {
-			t.Errorf("%s: %d live keys (want 1), leaked key revoked %v", b.ID, live, oldRevoked)
-		}
+		checkOneLiveKey(t, f.env.fleet.sim, b)
 		recs := f.auditOf(t, id)
 		if err := audit.Verify(recs); err != nil {
 			t.Errorf("%s: audit chain: %v", id, err)

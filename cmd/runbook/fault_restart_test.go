@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/workflows"
 )
@@ -47,37 +45,7 @@ func TestFault_ServersRestartMidStream(t *testing.T) {
 	var mu sync.Mutex
 	published := 0
 	done := make(chan error, 1)
-	go func() {
-		for c := 0; c < copies; c++ {
-			for _, b := range k.bots {
-				ev, err := breach.Sign(breach.New("fault-test", "key_leaked", breach.Data{Bot: b.ID, Exchange: benchExchange,
-					KeyID: b.Key.ID, Severity: breach.Severity("high"), Source: "fault", Evidence: map[string]any{"copy": c}}, time.Now()), k.keyring, "dev")
-				if err != nil {
-					done <- err
-					return
-				}
-				deadline := time.Now().Add(3 * time.Minute)
-				for {
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					_, err := ingest.Publish(ctx, js, ev)
-					cancel()
-					if err == nil {
-						break
-					}
-					if time.Now().After(deadline) {
-						done <- fmt.Errorf("publish %s: %w", ev.ID, err)
-						return
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				mu.Lock()
-				published++
-				mu.Unlock()
-				time.Sleep(30 * time.Millisecond)
-			}
-		}
-		done <- nil
-	}()
+	go publishStream(js, k.keyring, k.bots, copies, 30*time.Millisecond, &mu, &published, done)
 	// Kill a third of the way in.
 	for {
 		mu.Lock()
@@ -101,18 +69,7 @@ func TestFault_ServersRestartMidStream(t *testing.T) {
 			t.Errorf("%s: %s", id, summary(st))
 			continue
 		}
-		live, oldRevoked := 0, false
-		for _, key := range k.ex.sim.Keys(benchExchange, b.Sub.ID, true) {
-			if !key.Revoked {
-				live++
-			}
-			if key.ID == b.Key.ID && key.Revoked {
-				oldRevoked = true
-			}
-		}
-		if live != 1 || !oldRevoked {
-			t.Errorf("%s: %d live keys, leaked key revoked %v", b.ID, live, oldRevoked)
-		}
+		checkOneLiveKey(t, k.ex.sim, b)
 	}
 	l := c.run("list", "--output", "json", "--limit", "100")
 	var listed struct {

@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,4 +90,53 @@ func rawStream(t *testing.T, js jetstream.JetStream) []byte {
 		out = append(out, m.Data...)
 	}
 	return out
+}
+
+// Given a server that allows 100 consumers per stream (its default is
+// 1,000) and 20 incidents with audit trails,
+// When 300 reads of those trails run at once (a mass breach closing many
+// incidents, each read an ephemeral consumer),
+// Then every read succeeds: reads create no consumer, so the server's
+// consumer limit never applies.
+func TestConcurrentReadsStayUnderTheConsumerLimit(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true, JetStreamLimits: server.JSLimitOpts{DefaultMaxConsumers: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(srv.Shutdown)
+	js := (&testNATS{srv: srv, url: srv.ClientURL()}).connect(t)
+	if _, err := EnsureStream(context.Background(), js, StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	store := NewStore(js)
+	ctx := context.Background()
+	for i := range 20 {
+		id := fmt.Sprintf("contain-key-breach:bot-%d", i)
+		if _, err := store.Append(ctx, StepFact(id, "freeze", StepStarted, 1, false, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 300)
+	for i := range 300 {
+		wg.Go(func() {
+			recs, err := Load(ctx, js, fmt.Sprintf("contain-key-breach:bot-%d", i%20))
+			if err == nil && len(recs) != 1 {
+				err = fmt.Errorf("read %d records, want 1", len(recs))
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 }

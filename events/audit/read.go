@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -20,13 +19,13 @@ type stored struct {
 	Err error
 }
 
-// fetchWait bounds how long one Next waits; the reader knows how many
-// messages to expect, so it only waits this long if the server is slow.
-const fetchWait = 5 * time.Second
-
 // readFrom reads every message on filter from stream sequence start on,
 // up to and including the stream's last message on filter at the time of
-// the call. It uses an ordered consumer: no server-side state is left behind.
+// the call. It asks for the next message on the subject, one at a time
+// (direct gets): no consumer is created, so no server-side state is left
+// behind and the server's consumer limit (1,000 per stream by default,
+// which a mass breach closing a thousand incidents at once used to hit
+// with one ephemeral consumer per read) never applies.
 func readFrom(ctx context.Context, st jetstream.Stream, filter string, start uint64) ([]stored, error) {
 	var last uint64
 	if m, err := st.GetLastMsgForSubject(ctx, filter); err == nil {
@@ -37,42 +36,26 @@ func readFrom(ctx context.Context, st jetstream.Stream, filter string, start uin
 	if last == 0 || last < start {
 		return nil, nil
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}}
-	if start > 1 {
-		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cfg.OptStartSeq = start
-	}
-	cons, err := st.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("audit: read %s: %w", filter, err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return nil, fmt.Errorf("audit: read %s: %w", filter, err)
-	}
-	defer it.Stop()
 	var out []stored
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	for seq := max(start, 1); seq <= last; {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break // the rest was deleted since the tip was read
 		}
-		m, err := it.Next(jetstream.NextMaxWait(fetchWait))
 		if err != nil {
 			return nil, fmt.Errorf("audit: read %s (have %d, want up to seq %d): %w", filter, len(out), last, err)
 		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return nil, fmt.Errorf("audit: read %s: %w", filter, err)
+		if m.Sequence > last {
+			break
 		}
-		s := stored{StreamSeq: meta.Sequence.Stream, Subject: m.Subject()}
-		if err := json.Unmarshal(m.Data(), &s.Record); err != nil {
+		s := stored{StreamSeq: m.Sequence, Subject: m.Subject}
+		if err := json.Unmarshal(m.Data, &s.Record); err != nil {
 			s.Err = err
 		}
 		out = append(out, s)
-		if meta.Sequence.Stream >= last {
-			return out, nil
-		}
+		seq = m.Sequence + 1
 	}
+	return out, nil
 }
 
 // Load returns every record of one incident in stream order. A message on

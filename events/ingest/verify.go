@@ -68,7 +68,7 @@ func (c *Consumer) verify(ctx context.Context, it *item, rbs []LoadedRunbook) {
 		c.refused(ctx, it, err)
 		return
 	}
-	evMap, err := eventMap(it.ev)
+	evMap, err := it.ev.Map()
 	if err != nil {
 		c.deadLetter(ctx, it, breach.ReasonSchema, err.Error())
 		return
