@@ -59,7 +59,9 @@ sub-account and one sloppy key each). It then runs, one after the other:
             frozen, event → orders cancelled at the exchange, event → contain-key-breach finished
   floor     the same path with the engine removed: a bare workflow with one no-op activity,
             started from a JetStream message on the same servers (plain and eager start)
-  mass      --mass-bots bots leaked at once, one event each → all frozen, all re-keyed
+  mass      --mass-bots bots leaked at once, one event each (the consumer hands the burst to
+            contain-fleet-breach), then --mass-bots other bots by one account_leaked event for their
+            exchange account → all frozen, all re-keyed
   storm     --storm-events signed duplicate events over --storm-bots bots → exactly one incident
             per bot; ingest rate with signature checks on
   interp    contain-key-breach through the DSL interpreter vs the same steps as a hand-written
