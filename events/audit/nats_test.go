@@ -96,8 +96,9 @@ func rawStream(t *testing.T, js jetstream.JetStream) []byte {
 // 1,000) and 20 incidents with audit trails,
 // When 300 reads of those trails run at once (a mass breach closing many
 // incidents, each read an ephemeral consumer),
-// Then every read succeeds: reads create no consumer, so the server's
-// consumer limit never applies.
+// Then every read succeeds: reads wait for one of the process's read
+// slots and delete their consumer when done, so they stay under the
+// server's consumer limit instead of failing at it.
 func TestConcurrentReadsStayUnderTheConsumerLimit(t *testing.T) {
 	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
 		NoLog: true, NoSigs: true, JetStreamLimits: server.JSLimitOpts{DefaultMaxConsumers: 100}})

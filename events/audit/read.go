@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -21,11 +22,14 @@ type stored struct {
 
 // readFrom reads every message on filter from stream sequence start on,
 // up to and including the stream's last message on filter at the time of
-// the call. It asks for the next message on the subject, one at a time
-// (direct gets): no consumer is created, so no server-side state is left
-// behind and the server's consumer limit (1,000 per stream by default,
-// which a mass breach closing a thousand incidents at once used to hit
-// with one ephemeral consumer per read) never applies.
+// the call. A catch-up read (start > 1: a writer extending its chain)
+// asks for the next message on the subject one at a time (direct gets: a
+// few messages, no server-side state). A whole trail goes through an
+// ordered consumer, which streams it, but each one is a consumer on
+// AUDIT, and nats-server allows 1,000 per stream by default: a mass breach
+// closing 1,000 incidents at once read past that. So whole-trail reads
+// take one of readSlots, and delete their consumer when done instead of
+// leaving it to expire.
 func readFrom(ctx context.Context, st jetstream.Stream, filter string, start uint64) ([]stored, error) {
 	var last uint64
 	if m, err := st.GetLastMsgForSubject(ctx, filter); err == nil {
@@ -36,8 +40,70 @@ func readFrom(ctx context.Context, st jetstream.Stream, filter string, start uin
 	if last == 0 || last < start {
 		return nil, nil
 	}
+	if start > 1 {
+		return readDirect(ctx, st, filter, start, last)
+	}
+	return readOrdered(ctx, st, filter, last)
+}
+
+// readSlots bounds the whole-trail reads (consumers) in flight in this
+// process.
+var readSlots = make(chan struct{}, 32)
+
+// fetchWait bounds how long one Next waits; the reader knows the last
+// sequence to expect, so it only waits this long if the server is slow.
+const fetchWait = 5 * time.Second
+
+func readOrdered(ctx context.Context, st jetstream.Stream, filter string, last uint64) ([]stored, error) {
+	select {
+	case readSlots <- struct{}{}:
+		defer func() { <-readSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, InactiveThreshold: 10 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("audit: read %s: %w", filter, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("audit: read %s: %w", filter, err)
+	}
+	defer func() {
+		it.Stop()
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = st.DeleteConsumer(dctx, info.Name) // else it expires after InactiveThreshold
+			cancel()
+		}
+	}()
 	var out []stored
-	for seq := max(start, 1); seq <= last; {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		m, err := it.Next(jetstream.NextMaxWait(fetchWait))
+		if err != nil {
+			return nil, fmt.Errorf("audit: read %s (have %d, want up to seq %d): %w", filter, len(out), last, err)
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return nil, fmt.Errorf("audit: read %s: %w", filter, err)
+		}
+		s := stored{StreamSeq: meta.Sequence.Stream, Subject: m.Subject()}
+		if err := json.Unmarshal(m.Data(), &s.Record); err != nil {
+			s.Err = err
+		}
+		out = append(out, s)
+		if meta.Sequence.Stream >= last {
+			return out, nil
+		}
+	}
+}
+
+func readDirect(ctx context.Context, st jetstream.Stream, filter string, start, last uint64) ([]stored, error) {
+	var out []stored
+	for seq := start; seq <= last; {
 		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break // the rest was deleted since the tip was read
