@@ -87,7 +87,7 @@ func benchInterp(ctx context.Context, e *benchEnv, n int) ([]benchRow, error) {
 		return ""
 	}
 	return []benchRow{
-		{what: "interp: contain-key-breach via the DSL (audit facts on)", how: "ExecuteWorkflow → result, one at a time", n: len(withAudit), samples: withAudit, extra: ratio(withAudit)},
+		{what: "interp: contain-key-breach via the DSL (audit facts on)", how: "ExecuteWorkflow → workflow closed (server close time), one at a time", n: len(withAudit), samples: withAudit, extra: ratio(withAudit)},
 		{what: "interp: contain-key-breach via the DSL (audit facts off)", how: "same, IncidentInput.Audit=false", n: len(noAudit), samples: noAudit, extra: ratio(noAudit)},
 		{what: "interp: the same steps as a hand-written Go workflow", how: "same activities, params, timeouts and retries; no expressions, state, audit facts", n: len(hand), samples: hand},
 	}, nil

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,4 +170,79 @@ func keys(m map[string]StartRequest) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Given a blast-radius cap of 3 incidents per exchange,
+// When one batch hands 4 bots of binance to the fleet runbook,
+// Then the fleet start counts as 4 incidents: it holds its irreversible
+// steps (the per-bot starts) for on-call, says why, and the limiter has
+// recorded all 4 bots.
+func TestFleetStartCountsAsItsBotsAgainstTheCap(t *testing.T) {
+	e := newEnv(t)
+	lim, err := NewStreamLimiter(context.Background(), e.js, LimitConfig{Window: time.Hour, PerExchange: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &fakeStarter{}
+	g := e.runGated(st, func(c *Config) { c.Runbooks = fleetBooks(true); c.Limiter = lim })
+	evs := e.publishAll([]pub{
+		{"f1", "binance", breach.SeverityHigh},
+		{"f2", "binance", breach.SeverityHigh},
+		{"f3", "binance", breach.SeverityHigh},
+		{"f4", "binance", breach.SeverityHigh},
+	})
+	g.release(len(evs))
+	waitFor(t, "batch acked", func() bool { return g.c.Stats().Acked == 1+uint64(len(evs)) })
+	var fleet *StartRequest
+	for _, r := range withoutGate(st.all()) {
+		if r.Runbook.Name == "contain-fleet" {
+			fleet = &r
+		}
+	}
+	if fleet == nil {
+		t.Fatal("no fleet start")
+	}
+	if !fleet.HoldIrreversible || !strings.Contains(fleet.HoldIrreversibleReason, "on binance") {
+		t.Fatalf("fleet of 4 past a cap of 3: hold %v, reason %q", fleet.HoldIrreversible, fleet.HoldIrreversibleReason)
+	}
+	// 4 recorded: one more incident on binance is past the cap too.
+	if hold, _, _ := lim.Check(context.Background(), "binance"); !hold {
+		t.Fatal("the fleet's 4 bots were not recorded against the cap")
+	}
+	// The gate event of runGated started one incident on binance too: 5
+	// recorded in all.
+	lim2, _ := NewStreamLimiter(context.Background(), e.js, LimitConfig{Window: time.Hour, PerExchange: 6})
+	if hold, _, _ := lim2.Check(context.Background(), "binance"); hold {
+		t.Fatal("5 recorded, a cap of 6 should not hold one more")
+	}
+	if hold, _, _ := lim2.CheckN(context.Background(), "binance", 2); !hold {
+		t.Fatal("5 recorded + 2 more is past a cap of 6")
+	}
+}
+
+// An account-wide event names no bot, so its reach is unknown to the
+// consumer: with any cap set it holds its irreversible steps.
+func TestAccountWideEventHoldsWhileACapIsSet(t *testing.T) {
+	e := newEnv(t)
+	lim, err := NewStreamLimiter(context.Background(), e.js, LimitConfig{Window: time.Hour, PerExchange: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &fakeStarter{}
+	rb := containRunbook()
+	rb.Runbook.Name = "contain-fleet"
+	rb.Runbook.Triggers = []runbooks.Trigger{{Subject: "breach.*.account_leaked",
+		Inputs: map[string]string{"bot": "${{ event.data.exchange }}", "exchange": "${{ event.data.exchange }}"}}}
+	c, _ := e.runConsumer(st, func(c *Config) {
+		c.Runbooks = func() []LoadedRunbook { return []LoadedRunbook{rb} }
+		c.Limiter = lim
+	})
+	ev := breach.New("test", breach.KindAccountLeaked, breach.Data{Exchange: "binance", Severity: breach.SeverityCritical,
+		Source: "test"}, time.Now())
+	e.publish(ev)
+	waitFor(t, "acked", func() bool { return c.Stats().Acked == 1 })
+	starts, _, _ := st.snapshot()
+	if len(starts) != 1 || !starts[0].HoldIrreversible || !strings.Contains(starts[0].HoldIrreversibleReason, "account-wide") {
+		t.Fatalf("starts %+v", starts)
+	}
 }

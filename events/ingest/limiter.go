@@ -41,6 +41,14 @@ type Limiter interface {
 	Record(ctx context.Context, incidentID, exchange string) error
 }
 
+// FleetLimiter is a Limiter that can judge n incidents at once: a fleet
+// start stands for n bots' incidents, and the cap must see all of them,
+// not one.
+type FleetLimiter interface {
+	Limiter
+	CheckN(ctx context.Context, exchange string, n int) (hold bool, reason string, err error)
+}
+
 func holdReason(c LimitConfig, scope string, n int) string {
 	return fmt.Sprintf("blast-radius limit: %d automatic incidents %s in the last %s (cap %d); irreversible steps wait for on-call approve",
 		n, scope, c.window(), capOf(c, scope))
@@ -168,6 +176,12 @@ func NewStreamLimiter(ctx context.Context, js jetstream.JetStream, cfg LimitConf
 
 // Check implements Limiter.
 func (l *StreamLimiter) Check(ctx context.Context, exchange string) (bool, string, error) {
+	return l.CheckN(ctx, exchange, 1)
+}
+
+// CheckN implements FleetLimiter: would n more incidents on exchange go
+// past a cap?
+func (l *StreamLimiter) CheckN(ctx context.Context, exchange string, n int) (bool, string, error) {
 	if l.Config.Global <= 0 && l.Config.PerExchange <= 0 {
 		return false, "", nil
 	}
@@ -180,13 +194,14 @@ func (l *StreamLimiter) Check(ctx context.Context, exchange string) (bool, strin
 	if err != nil {
 		return false, "", err
 	}
+	n = max(n, 1)
 	total := int(info.State.Msgs)
-	if l.Config.Global > 0 && total >= l.Config.Global {
-		return true, holdReason(l.Config, "in total", total), nil
+	if l.Config.Global > 0 && total+n > l.Config.Global {
+		return true, holdReason(l.Config, "in total", total+n-1), nil
 	}
 	perEx := int(info.State.Subjects[limitsPrefix+ex])
-	if l.Config.PerExchange > 0 && perEx >= l.Config.PerExchange {
-		return true, holdReason(l.Config, "on "+ex, perEx), nil
+	if l.Config.PerExchange > 0 && perEx+n > l.Config.PerExchange {
+		return true, holdReason(l.Config, "on "+ex, perEx+n-1), nil
 	}
 	return false, "", nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/keyresponse/runbook/events/breach"
 )
 
 // startStage makes one Starter call per group, up to StartConcurrency at
@@ -97,7 +99,7 @@ func (c *Consumer) startSafely(ctx context.Context, g *group, limited bool) {
 func (c *Consumer) start(ctx context.Context, g *group, limited bool) error {
 	req := g.request()
 	if limited {
-		hold, reason, err := c.cfg.Limiter.Check(ctx, req.Exchange)
+		hold, reason, err := c.limit(ctx, g, req.Exchange)
 		if err != nil {
 			return fmt.Errorf("blast-radius limiter: %w", err)
 		}
@@ -120,9 +122,16 @@ func (c *Consumer) start(ctx context.Context, g *group, limited bool) error {
 		c.log.Info("event for an incident that already ended: nothing started", "incident", g.id, "runbook", g.rb.Runbook.Name, "events", n)
 	case res.Started:
 		if c.cfg.Limiter != nil {
-			if err := c.cfg.Limiter.Record(ctx, g.id, req.Exchange); err != nil {
-				// The incident runs; only the count is off. Say so.
-				c.log.Error("blast-radius limiter did not record a start", "incident", g.id, "err", err)
+			// A fleet counts as the bots' incidents it will start.
+			ids := []string{g.id}
+			if g.fleet != nil {
+				ids = g.fleet.handed
+			}
+			for _, id := range ids {
+				if err := c.cfg.Limiter.Record(ctx, id, req.Exchange); err != nil {
+					// The incident runs; only the count is off. Say so.
+					c.log.Error("blast-radius limiter did not record a start", "incident", id, "err", err)
+				}
 			}
 		}
 		c.stats.add(func(s *Stats) {
@@ -152,4 +161,20 @@ func (c *Consumer) start(ctx context.Context, g *group, limited bool) error {
 		})
 	}
 	return nil
+}
+
+// limit applies the blast-radius cap to one start. A fleet start is judged
+// as the number of bots it hands over; an account-wide event (every bot of
+// an exchange account, a number the consumer cannot know) always waits for
+// one approval before anything irreversible while a cap is set.
+func (c *Consumer) limit(ctx context.Context, g *group, exchange string) (bool, string, error) {
+	if breach.AccountWide(g.items[0].ev.Kind()) {
+		return true, "account-wide breach: every key of the account may be revoked; irreversible steps wait for on-call approve (blast-radius cap is set)", nil
+	}
+	if g.fleet != nil {
+		if fl, ok := c.cfg.Limiter.(FleetLimiter); ok {
+			return fl.CheckN(ctx, exchange, len(g.fleet.handed))
+		}
+	}
+	return c.cfg.Limiter.Check(ctx, exchange)
 }
