@@ -94,11 +94,6 @@ type fakeStarter struct {
 	delay    time.Duration   // per call, to keep work in flight
 	panics   int             // the next n calls panic
 	closed   map[string]bool // incidents that already ended
-	// hold blocks the call for that incident id until the channel is
-	// closed: a test fills the consumer's buffer behind it and so knows
-	// exactly what the next batch holds.
-	hold    map[string]chan struct{}
-	waiting int // calls that reached a hold
 	// failFor makes the next n calls for an incident id fail.
 	failFor map[string]int
 }

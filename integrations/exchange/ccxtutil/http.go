@@ -47,13 +47,11 @@ type ctxHolder struct {
 	p atomic.Pointer[context.Context]
 }
 
-func (h *ctxHolder) set(ctx context.Context) {
-	if ctx == nil {
-		h.p.Store(nil)
-		return
-	}
-	h.p.Store(&ctx)
-}
+func (h *ctxHolder) set(ctx context.Context) { h.p.Store(&ctx) }
+
+// clear ends the lease: a call still running after it gets the
+// not-leased context below.
+func (h *ctxHolder) clear() { h.p.Store(nil) }
 
 func (h *ctxHolder) get() context.Context {
 	if c := h.p.Load(); c != nil {

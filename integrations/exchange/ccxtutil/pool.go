@@ -134,7 +134,7 @@ func (p *Pool[E]) Do(ctx context.Context, purpose string, cred exchange.Credenti
 	}
 	c.ctx.set(ctx)
 	err = fn(c.ex)
-	c.ctx.set(nil)
+	c.ctx.clear()
 	switch {
 	case err == nil:
 		p.put(k, c)
