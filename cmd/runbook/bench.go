@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -306,5 +305,3 @@ func pctInts(v []int, p float64) int {
 	i := int(float64(len(s))*p/100+0.5) - 1
 	return s[max(0, min(i, len(s)-1))]
 }
-
-func joinf(parts ...string) string { return strings.Join(parts, ", ") }

@@ -277,10 +277,7 @@ func TestE2E_RehearsalNeverTouchesProduction(t *testing.T) {
 	if !ok || !mirror.Revoked {
 		t.Errorf("the mirror key was not revoked by the rehearsal: %+v", mirror.Public())
 	}
-	var live []exchangesim.Key
-	for _, k := range sim(stack).Keys("binance", mirror.Account, false) {
-		live = append(live, k)
-	}
+	live := sim(stack).Keys("binance", mirror.Account, false)
 	if len(live) != 1 || live[0].Perms.Withdraw || !slices.Equal(live[0].IPs, []string{demoBotIP}) {
 		t.Errorf("live mirror keys %+v, want one trade-only key whitelisted to %s", live, demoBotIP)
 	}
