@@ -66,15 +66,11 @@ func newAuditCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := g.stdout
-			if out != "" {
-				f, err := os.OpenFile(out, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				w = f
+			w, done, err := g.writeTo(out)
+			if err != nil {
+				return err
 			}
+			defer done()
 			return audit.Export(w, recs)
 		},
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,13 +27,7 @@ func TestE2E_LeakedKeyContainedUnderFaults(t *testing.T) {
 }
 
 func leakedKeyScenario(t *testing.T, exchange string) {
-	home := t.TempDir()
-	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: os.Stderr, identity: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.stop()
-	c := cli{t: t, home: home, temporal: stack.temporal.HostPort()}
+	stack, c := startDemoStack(t)
 	sim := stack.exchange.sim
 	demo, _ := stack.exchange.demo.Find(exchange)
 	leaked := demo.Bot

@@ -176,3 +176,17 @@ func summary(st workflows.IncidentState) string {
 	}
 	return b.String()
 }
+
+// startDemoStack runs `runbook dev`'s stack in the test process on a fresh
+// home (demo bot, exchange simulator, SMS sink), stopped when the test
+// ends, and a CLI pointed at it.
+func startDemoStack(t *testing.T) (*devStack, cli) {
+	t.Helper()
+	home := t.TempDir()
+	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: os.Stderr, identity: "e2e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stack.stop)
+	return stack, cli{t: t, home: home, temporal: stack.temporal.HostPort()}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
-	"github.com/keyresponse/runbook/integrations/secrets"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -26,39 +24,7 @@ type fleetEnv struct {
 
 func startFleetEnv(t *testing.T, n int, account string) *fleetEnv {
 	t.Helper()
-	g := &globals{}
-	all, err := g.triggerBooks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var books []ingest.LoadedRunbook
-	for _, b := range all() {
-		if b.Runbook.Name == benchRunbook || b.Runbook.Name == benchFleetRunbook {
-			books = append(books, b)
-		}
-	}
-	fl, err := startFleet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fl.close)
-	e := &benchEnv{fleet: fl, groups: map[string][]*fleetBot{}, hooks: newBenchHooks(), out: os.Stderr}
-	stack, err := startDevStack(context.Background(), devOptions{
-		home: t.TempDir(), taskQueue: "runbook", console: os.Stderr, identity: "fleet-e2e",
-		books:           func() []ingest.LoadedRunbook { return books },
-		exchangeSimPort: 0, demoBotPort: -1, httpPort: -1,
-		seedBots: func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error) {
-			b, setup, err := fl.seedOn(ctx, ex, store, "fleet", n, account)
-			e.groups["fleet"] = b
-			return setup, err
-		},
-		register: e.hooks.register,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stack.stop)
-	e.stack = stack
+	e := startSeededEnv(t, "fleet", n, account, []string{benchRunbook, benchFleetRunbook}, nil)
 	return &fleetEnv{env: e, bots: e.groups["fleet"], account: account}
 }
 
@@ -67,19 +33,9 @@ func startFleetEnv(t *testing.T, n int, account string) *fleetEnv {
 // sub-account has exactly one live key and the leaked one is revoked.
 func (f *fleetEnv) thenEveryBotIsReKeyed(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
 	for _, b := range f.bots {
 		id := ingest.IncidentID(benchRunbook, b.ID, b.Key.ID)
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		err := f.env.waitIncident(wctx, id)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: %v", id, err)
-		}
-		var st workflows.IncidentState
-		if err := f.env.stack.client.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
-			t.Fatal(err)
-		}
+		st := f.env.endState(t, id)
 		if st.Status != workflows.StatusSucceeded {
 			t.Errorf("%s: %s", id, summary(st))
 			continue
@@ -126,15 +82,7 @@ func TestE2E_AccountWideLeakContainsTheFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	fleetID := ingest.IncidentID(benchFleetRunbook, f.account, "")
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	if err := f.env.waitIncident(wctx, fleetID); err != nil {
-		t.Fatalf("%s: %v", fleetID, err)
-	}
-	var st workflows.IncidentState
-	if err := f.env.stack.client.GetWorkflow(ctx, fleetID, "").Get(ctx, &st); err != nil {
-		t.Fatal(err)
-	}
+	st := f.env.endState(t, fleetID)
 	if st.Status != workflows.StatusSucceeded {
 		t.Fatalf("fleet incident: %s", summary(st))
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -18,13 +16,7 @@ import (
 // simulator, as a person in the web UI would), a second run verifies it dead
 // and succeeds, with the bot still frozen.
 func TestE2E_ManualFallbackVerifiesTheKeyIsDead(t *testing.T) {
-	home := t.TempDir()
-	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: os.Stderr, identity: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.stop()
-	c := cli{t: t, home: home, temporal: stack.temporal.HostPort()}
+	stack, c := startDemoStack(t)
 	acct, _ := stack.exchange.demo.Find("binance")
 	const id = "contain-key-breach-manual:bot-1"
 	atGate := func(st workflows.IncidentState) bool {

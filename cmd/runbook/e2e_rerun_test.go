@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"os"
 	"testing"
 
 	"github.com/keyresponse/runbook/integrations/exchangesim"
@@ -16,13 +14,7 @@ import (
 // reused across runs would make the second run "find" the first run's key —
 // by then the bot's current key — and revoke it).
 func TestE2E_SecondContainmentRekeysAgain(t *testing.T) {
-	home := t.TempDir()
-	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: os.Stderr, identity: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.stop()
-	c := cli{t: t, home: home, temporal: stack.temporal.HostPort()}
+	stack, c := startDemoStack(t)
 	acct, _ := stack.exchange.demo.Find("binance")
 	liveKey := func() string {
 		var live []exchangesim.Key

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -16,13 +15,7 @@ import (
 // Then the bot runs again, the runbook says what it found before and after,
 // and on-call gets the text naming the reason.
 func TestE2E_UnfreezeAfterFalsePositive(t *testing.T) {
-	home := t.TempDir()
-	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: os.Stderr, identity: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.stop()
-	c := cli{t: t, home: home, temporal: stack.temporal.HostPort()}
+	stack, c := startDemoStack(t)
 	bots, err := botfactory.Resolver(stack.demoBot.setup.controllers, botfactory.Deps{Secrets: secretReader{stack.secrets}})
 	if err != nil {
 		t.Fatal(err)

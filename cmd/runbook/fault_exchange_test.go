@@ -68,16 +68,7 @@ func TestFault_ContainUnderExchangeFaultsAndSMSDown(t *testing.T) {
 	errorTypes := map[string]int{}
 	for _, b := range f.bots {
 		id := ingest.IncidentID(benchRunbook, b.ID, b.Key.ID)
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		var st workflows.IncidentState
-		err := f.env.waitIncident(wctx, id)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: %v", id, err)
-		}
-		if err := f.env.stack.client.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
-			t.Fatal(err)
-		}
+		st := f.env.endState(t, id)
 		if st.Status != workflows.StatusSucceeded {
 			t.Fatalf("%s ended %s: %s", id, st.Status, summary(st))
 		}

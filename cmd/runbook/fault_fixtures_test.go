@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/secrets"
+	"github.com/keyresponse/runbook/workflows"
 )
 
 // soak reports whether the long fault runs are asked for
@@ -49,14 +51,22 @@ func startFaultEnv(t *testing.T, bots int) *faultEnv {
 // stack's options first.
 func startFaultEnvWith(t *testing.T, bots int, adjust func(*devOptions)) *faultEnv {
 	t.Helper()
-	g := &globals{}
-	all, err := g.triggerBooks()
+	e := startSeededEnv(t, "fault", bots, benchExchange, []string{benchRunbook}, adjust)
+	return &faultEnv{env: e, bots: e.groups["fault"]}
+}
+
+// startSeededEnv runs the engine in the test process with only the named
+// runbooks triggering, and n bench bots named <group>-<i> on the exchange
+// account (group e.groups[group]).
+func startSeededEnv(t *testing.T, group string, n int, account string, runbookNames []string, adjust func(*devOptions)) *benchEnv {
+	t.Helper()
+	all, err := (&globals{}).triggerBooks()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var books []ingest.LoadedRunbook
 	for _, b := range all() {
-		if b.Runbook.Name == benchRunbook {
+		if slices.Contains(runbookNames, b.Runbook.Name) {
 			books = append(books, b)
 		}
 	}
@@ -67,12 +77,12 @@ func startFaultEnvWith(t *testing.T, bots int, adjust func(*devOptions)) *faultE
 	t.Cleanup(fl.close)
 	e := &benchEnv{fleet: fl, groups: map[string][]*fleetBot{}, hooks: newBenchHooks(), out: os.Stderr}
 	o := devOptions{
-		home: t.TempDir(), taskQueue: "runbook", console: os.Stderr, identity: "fault",
+		home: t.TempDir(), taskQueue: "runbook", console: os.Stderr, identity: group,
 		books:           func() []ingest.LoadedRunbook { return books },
 		exchangeSimPort: 0, demoBotPort: -1, httpPort: -1,
 		seedBots: func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error) {
-			b, setup, err := fl.seed(ctx, ex, store, "fault", bots)
-			e.groups["fault"] = b
+			b, setup, err := fl.seedOn(ctx, ex, store, group, n, account)
+			e.groups[group] = b
 			return setup, err
 		},
 		register: e.hooks.register,
@@ -86,7 +96,23 @@ func startFaultEnvWith(t *testing.T, bots int, adjust func(*devOptions)) *faultE
 	}
 	t.Cleanup(stack.stop)
 	e.stack = stack
-	return &faultEnv{env: e, bots: e.groups["fault"]}
+	return e
+}
+
+// endState waits (up to 3 minutes) until the incident's workflow ended and
+// returns its final state.
+func (e *benchEnv) endState(t *testing.T, id string) workflows.IncidentState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := e.waitIncident(ctx, id); err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	var st workflows.IncidentState
+	if err := e.stack.client.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	return st
 }
 
 // auditOf waits until the incident's audit trail is closed and returns it.

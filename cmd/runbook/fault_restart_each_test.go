@@ -101,16 +101,7 @@ func TestFault_NATSRestartThenTemporalRestartMidStream(t *testing.T) {
 	ctx := context.Background()
 	for _, b := range f.bots {
 		id := ingest.IncidentID(benchRunbook, b.ID, b.Key.ID)
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		err := f.env.waitIncident(wctx, id)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: %v", id, err)
-		}
-		var st workflows.IncidentState
-		if err := stack.client.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
-			t.Fatal(err)
-		}
+		st := f.env.endState(t, id)
 		if st.Status != workflows.StatusSucceeded {
 			t.Errorf("%s: %s", id, summary(st))
 			continue

@@ -173,3 +173,17 @@ func (g *globals) searchAttributes() bool {
 	}
 	return true
 }
+
+// writeTo is where a verb with an --out flag writes: the file at path
+// (created or truncated, 0600: exports and reports are incident records),
+// or standard output when path is empty. done closes the file.
+func (g *globals) writeTo(path string) (w io.Writer, done func(), err error) {
+	if path == "" {
+		return g.stdout, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}

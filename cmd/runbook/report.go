@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -23,15 +22,11 @@ func newReportCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := g.stdout
-			if out != "" {
-				f, err := os.OpenFile(out, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				w = f
+			w, done, err := g.writeTo(out)
+			if err != nil {
+				return err
 			}
+			defer done()
 			return report.Report(w, recs, format)
 		},
 	}

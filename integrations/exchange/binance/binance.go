@@ -57,16 +57,6 @@ func (a *Adapter) Close() error {
 // ClientPool reports on the adapter's pool of built ccxt clients.
 func (a *Adapter) ClientPool() ccxtutil.PoolStats { return a.pool }
 
-// Purposes of pooled clients: the same credential used for different jobs
-// gets different clients, so state one job loads (markets) never meets
-// another job's calls.
-const (
-	forMgmt   = "mgmt"
-	forBot    = "bot"
-	forVerify = "verify"
-	forTrader = "trader"
-)
-
 // build makes a ccxt client on cred for the pool.
 func (a *Adapter) build(cred exchange.Credential, hc *http.Client) (*ccxt.Binance, error) {
 	conf := map[string]interface{}{
@@ -152,7 +142,7 @@ func (a *Adapter) mgmt(ctx context.Context, fn func(ex *ccxt.Binance) error) err
 	if err := ccxtutil.NeedManagement(Name, a.cfg); err != nil {
 		return err
 	}
-	return a.with(ctx, forMgmt, a.cfg.Management, "", fn)
+	return a.with(ctx, ccxtutil.ForManagement, a.cfg.Management, "", fn)
 }
 
 func boolStr(b bool) string {

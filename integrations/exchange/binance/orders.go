@@ -16,7 +16,7 @@ import (
 // e.g. a retry after a lost answer) counts as done.
 func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential, symbols []string) (exchange.CancelResult, error) {
 	res := exchange.CancelResult{Cancelled: []string{}}
-	err := a.with(ctx, forBot, cred, "", func(ex *ccxt.Binance) error {
+	err := a.with(ctx, ccxtutil.ForBot, cred, "", func(ex *ccxt.Binance) error {
 		res = exchange.CancelResult{Cancelled: []string{}}
 		return a.cancelAll(ctx, ex, symbols, &res)
 	})
@@ -65,7 +65,7 @@ func (a *Adapter) cancelAll(ctx context.Context, ex *ccxt.Binance, symbols []str
 // it proves the key authenticates from fromIP and reports whether it can
 // withdraw, without moving any funds.
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Binance) error) error { return a.with(ctx, forVerify, cred, fromIP, fn) },
+	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Binance) error) error { return a.with(ctx, ccxtutil.ForVerify, cred, fromIP, fn) },
 		func(ex *ccxt.Binance) (interface{}, error) {
 			return a.call(ctx, ex, "verify_key", "account/apiRestrictions", "sapi", "GET", map[string]interface{}{})
 		},

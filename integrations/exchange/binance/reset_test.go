@@ -7,6 +7,7 @@ import (
 	ccxt "github.com/ccxt/ccxt/go/v4"
 
 	"github.com/keyresponse/runbook/integrations/exchange"
+	"github.com/keyresponse/runbook/integrations/exchange/ccxtutil"
 	"github.com/keyresponse/runbook/integrations/exchange/exchangetest"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/exchangesim/binancesim"
@@ -30,7 +31,7 @@ func TestPooledClientForgetsEarlierAuthentication(t *testing.T) {
 		return v == true
 	}
 	var warmed *ccxt.Binance
-	if err := a.with(c, forBot, bot, "", func(ex *ccxt.Binance) error {
+	if err := a.with(c, ccxtutil.ForBot, bot, "", func(ex *ccxt.Binance) error {
 		warmed = ex
 		_, err := a.call(c, ex, "open_orders", "openOrders", "private", "GET", map[string]interface{}{})
 		return err
@@ -45,7 +46,7 @@ func TestPooledClientForgetsEarlierAuthentication(t *testing.T) {
 	}
 	var leased *ccxt.Binance
 	_, err := a.CancelAllOrders(c, bot, nil)
-	_ = a.with(c, forBot, bot, "", func(ex *ccxt.Binance) error { leased = ex; return nil })
+	_ = a.with(c, ccxtutil.ForBot, bot, "", func(ex *ccxt.Binance) error { leased = ex; return nil })
 	var ce *ccxt.Error
 	if !errors.As(err, &ce) || ce.Type != ccxt.AuthenticationErrorErrType || exchange.KindOf(err) != exchange.KindAuthentication {
 		t.Fatalf("revoked key on a pooled client: %v (ccxt type %v), want AuthenticationError", err, ce)

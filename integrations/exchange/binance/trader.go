@@ -13,7 +13,7 @@ import (
 func (a *Adapter) Trader(cred exchange.Credential, fromIP string) exchange.Trader {
 	return &ccxtutil.Trader[*ccxt.Binance]{
 		Do: func(ctx context.Context, fn func(ex *ccxt.Binance) error) error {
-			return a.with(ctx, forTrader, cred, fromIP, fn)
+			return a.with(ctx, ccxtutil.ForTrader, cred, fromIP, fn)
 		},
 		Classify:    a.classify,
 		RawWithdraw: a.withdraw,

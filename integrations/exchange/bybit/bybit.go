@@ -82,15 +82,6 @@ func (a *Adapter) Close() error {
 // ClientPool reports on the adapter's pool of built ccxt clients.
 func (a *Adapter) ClientPool() ccxtutil.PoolStats { return a.pool }
 
-// Purposes of pooled clients (see the Binance adapter).
-const (
-	forMgmt   = "mgmt"
-	forBot    = "bot"
-	forVerify = "verify"
-	forTrader = "trader"
-	forSelf   = "self_revoke"
-)
-
 // build makes a ccxt client on cred for the pool. The unified-account
 // options are fixed here, so ccxt never rewrites them from an answer; no
 // other option changes error semantics after a success (no Spec.Reset).
@@ -198,5 +189,5 @@ func (a *Adapter) mgmt(ctx context.Context, fn func(ex *ccxt.Bybit) error) error
 	if err := ccxtutil.NeedManagement(Name, a.cfg); err != nil {
 		return err
 	}
-	return a.with(ctx, forMgmt, a.cfg.Management, "", fn)
+	return a.with(ctx, ccxtutil.ForManagement, a.cfg.Management, "", fn)
 }

@@ -15,7 +15,7 @@ import (
 // are given), and fetch again until nothing is left.
 func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential, symbols []string) (exchange.CancelResult, error) {
 	res := exchange.CancelResult{Cancelled: []string{}}
-	err := a.with(ctx, forBot, cred, "", func(ex *ccxt.Bybit) error {
+	err := a.with(ctx, ccxtutil.ForBot, cred, "", func(ex *ccxt.Bybit) error {
 		var err error
 		res, err = a.cancelAll(ctx, ex, symbols)
 		return err
@@ -53,7 +53,7 @@ func (a *Adapter) cancelAll(ctx context.Context, ex *ccxt.Bybit, symbols []strin
 // (GET /v5/user/query-api): it proves the key authenticates from fromIP and
 // reports its permissions and bound IPs, without moving funds.
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Bybit) error) error { return a.with(ctx, forVerify, cred, fromIP, fn) },
+	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Bybit) error) error { return a.with(ctx, ccxtutil.ForVerify, cred, fromIP, fn) },
 		func(ex *ccxt.Bybit) (map[string]interface{}, error) {
 			return a.call(ctx, ex, "verify_key", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
 		},
@@ -71,7 +71,7 @@ func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromI
 // KindPermission and must be deleted with the management key or in the web
 // UI. A key that is already gone gives KindNotFound (callers: success).
 func (a *Adapter) SelfRevoke(ctx context.Context, cred exchange.Credential) error {
-	err := a.with(ctx, forSelf, cred, "", func(ex *ccxt.Bybit) error {
+	err := a.with(ctx, ccxtutil.ForSelfRevoke, cred, "", func(ex *ccxt.Bybit) error {
 		info, err := a.call(ctx, ex, "self_revoke", ex.PrivateGetV5UserQueryApi(map[string]interface{}{}))
 		if err != nil {
 			if exchange.KindOf(err) == exchange.KindAuthentication {

@@ -14,7 +14,7 @@ import (
 func (a *Adapter) Trader(cred exchange.Credential, fromIP string) exchange.Trader {
 	return &ccxtutil.Trader[*ccxt.Bybit]{
 		Do: func(ctx context.Context, fn func(ex *ccxt.Bybit) error) error {
-			return a.with(ctx, forTrader, cred, fromIP, fn)
+			return a.with(ctx, ccxtutil.ForTrader, cred, fromIP, fn)
 		},
 		Classify: a.classify,
 	}

@@ -43,6 +43,17 @@ type Spec[E any] struct {
 	Reset func(E)
 }
 
+// Purposes of pooled clients: the same credential used for different jobs
+// gets different clients, so state one job loads (markets) never meets
+// another job's calls.
+const (
+	ForManagement = "mgmt"        // key management with the management key
+	ForBot        = "bot"         // calls with the bot's own key
+	ForVerify     = "verify"      // checks of a key from the bot's address
+	ForTrader     = "trader"      // trading with a given key (tests, the bench's attacker)
+	ForSelfRevoke = "self_revoke" // a key deleting itself (Bybit)
+)
+
 // Pool defaults: identities (credential × source address × purpose) kept,
 // idle clients per identity (≥ the largest batch concurrency, 64), and how
 // long an unused identity stays.

@@ -79,14 +79,6 @@ func (a *Adapter) Close() error {
 // ClientPool reports on the adapter's pool of built ccxt clients.
 func (a *Adapter) ClientPool() ccxtutil.PoolStats { return a.pool }
 
-// Purposes of pooled clients (see the Binance adapter).
-const (
-	forMgmt   = "mgmt"
-	forBot    = "bot"
-	forVerify = "verify"
-	forTrader = "trader"
-)
-
 // build makes a ccxt client on cred for the pool. ccxt's OKX client keeps
 // no option that changes error semantics after a success (no Spec.Reset).
 func (a *Adapter) build(cred exchange.Credential, hc *http.Client) (*ccxt.Okx, error) {
@@ -184,5 +176,5 @@ func (a *Adapter) mgmt(ctx context.Context, fn func(ex *ccxt.Okx) error) error {
 		return &exchange.Error{Kind: exchange.KindInvalid, Exchange: Name, Op: "management",
 			Message: "the OKX management credential has no passphrase"}
 	}
-	return a.with(ctx, forMgmt, a.cfg.Management, "", fn)
+	return a.with(ctx, ccxtutil.ForManagement, a.cfg.Management, "", fn)
 }

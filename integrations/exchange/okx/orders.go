@@ -20,7 +20,7 @@ const batchSize = 20
 // done.
 func (a *Adapter) CancelAllOrders(ctx context.Context, cred exchange.Credential, symbols []string) (exchange.CancelResult, error) {
 	res := exchange.CancelResult{Cancelled: []string{}}
-	err := a.with(ctx, forBot, cred, "", func(ex *ccxt.Okx) error {
+	err := a.with(ctx, ccxtutil.ForBot, cred, "", func(ex *ccxt.Okx) error {
 		var err error
 		res, err = a.cancelAll(ctx, ex, symbols)
 		return err
@@ -69,7 +69,7 @@ func (a *Adapter) cancelAll(ctx context.Context, ex *ccxt.Okx, symbols []string)
 // and account mode, without moving funds. Derivatives count as allowed only
 // when the key may trade and the account mode is not "Spot mode" (acctLv 1).
 func (a *Adapter) VerifyKey(ctx context.Context, cred exchange.Credential, fromIP string) (exchange.Verification, error) {
-	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Okx) error) error { return a.with(ctx, forVerify, cred, fromIP, fn) },
+	return ccxtutil.Verify(fromIP, func(fn func(ex *ccxt.Okx) error) error { return a.with(ctx, ccxtutil.ForVerify, cred, fromIP, fn) },
 		func(ex *ccxt.Okx) (interface{}, error) {
 			return a.call(ctx, ex, "verify_key", ex.PrivateGetAccountConfig(map[string]interface{}{}))
 		},

@@ -15,7 +15,7 @@ import (
 func (a *Adapter) Trader(cred exchange.Credential, fromIP string) exchange.Trader {
 	return &ccxtutil.Trader[*ccxt.Okx]{
 		Do: func(ctx context.Context, fn func(ex *ccxt.Okx) error) error {
-			return a.with(ctx, forTrader, cred, fromIP, fn)
+			return a.with(ctx, ccxtutil.ForTrader, cred, fromIP, fn)
 		},
 		Classify:       a.classify,
 		WithdrawParams: map[string]interface{}{"fee": "0"},
