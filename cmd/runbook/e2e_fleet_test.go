@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -95,6 +97,7 @@ func TestE2E_AccountWideLeakContainsTheFleet(t *testing.T) {
 		t.Errorf("fleet selected %s bots, want 25", got)
 	}
 	f.thenEveryBotIsReKeyed(t)
+	f.thenNoSecretLeaked(t, fleetID)
 	if texts := f.fleetTexts(); len(texts) != 2 {
 		t.Errorf("texts about %s: %d, want 2 (the fleet's page and summary): %q", f.account, len(texts), texts)
 	}
@@ -140,4 +143,41 @@ func TestE2E_BurstOfKeyLeaksGoesToTheFleet(t *testing.T) {
 		t.Errorf("%d bots handed to fleets + %d incidents started by the consumer itself, want 25 in all", handed, own)
 	}
 	t.Logf("burst of 25: %d fleet incident(s) for %d bots, %d started on their own", fleets, handed, own)
+}
+
+// thenNoSecretLeaked checks that no bot's leaked or new secret is in any
+// NATS stream (events, audit, dead letters, KV) or in the decoded state of
+// the fleet incident and of each bot's incident.
+func (f *fleetEnv) thenNoSecretLeaked(t *testing.T, fleetID string) {
+	t.Helper()
+	var secrets []string
+	for _, b := range f.bots {
+		for _, k := range f.env.fleet.sim.Keys(benchExchange, b.Sub.ID, true) {
+			if k.Secret != "" {
+				secrets = append(secrets, k.Secret)
+			}
+		}
+	}
+	if n := len(secrets); n < 2*len(f.bots) {
+		t.Fatalf("%d secrets to look for, want the leaked and the new one of each of %d bots", n, len(f.bots))
+	}
+	places := map[string][]byte{"NATS streams": allStreamBytes(t, f.env.stack.events.js)}
+	states := []string{fleetID}
+	for _, b := range f.bots {
+		states = append(states, ingest.IncidentID(benchRunbook, b.ID, b.Key.ID))
+	}
+	for _, id := range states {
+		b, err := json.Marshal(f.env.endState(t, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		places["state of "+id] = b
+	}
+	for where, b := range places {
+		for _, sec := range secrets {
+			if bytes.Contains(b, []byte(sec)) {
+				t.Fatalf("a key secret is in the %s", where)
+			}
+		}
+	}
 }
