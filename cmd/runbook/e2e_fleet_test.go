@@ -127,14 +127,26 @@ func TestE2E_BurstOfKeyLeaksGoesToTheFleet(t *testing.T) {
 		}
 		msgs = append(msgs, m)
 	}
-	if err := publishAll(f.env.stack.events.js, msgs, time.Minute); err != nil {
+	// JetStream holds the durable trigger consumer while the burst is
+	// stored, so it arrives at once whatever the machine's speed (without
+	// this, a fast consumer took the events one by one as they came).
+	js := f.env.stack.events.js
+	ctx := context.Background()
+	if _, err := js.PauseConsumer(ctx, ingest.StreamBreach, ingest.DefaultDurable, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := publishAll(js, msgs, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.ResumeConsumer(ctx, ingest.StreamBreach, ingest.DefaultDurable); err != nil {
 		t.Fatal(err)
 	}
 	f.thenEveryBotIsReKeyed(t)
 	after := f.env.stack.events.consumer.Stats()
 	// The consumer takes the first message as soon as it arrives (a lone
-	// event never waits), so the burst may be split: the first event or
-	// two can start on their own, the rest (>= min_bots 20) go to a fleet.
+	// event never waits), so even a burst released at once may be split:
+	// the first event or two can start on their own, the rest (>= min_bots
+	// 20) go to a fleet.
 	fleets, handed, own := after.FleetStarted-before.FleetStarted, after.FleetBots-before.FleetBots, after.Started-before.Started-(after.FleetStarted-before.FleetStarted)
 	if fleets < 1 || handed < 20 {
 		t.Errorf("fleet incidents %d for %d bots: the burst was not handed to the fleet runbook", fleets, handed)
