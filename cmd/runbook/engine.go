@@ -127,6 +127,11 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 			return fmt.Errorf("blast-radius limiter: %w", err)
 		}
 	}
+	if s.payloadKeys == nil {
+		// The raw-service starter would otherwise write plaintext inputs
+		// that every worker refuses.
+		return errors.New("trigger consumer without a payload key: incidents it starts must be encrypted like every other payload")
+	}
 	var starter ingest.Starter
 	switch s.starter {
 	case "", "eager", "lazy":
@@ -239,9 +244,6 @@ func (g *globals) loadKeyring() (breach.Keyring, error) {
 }
 
 func dataConverter(kr *temporalcodec.Keyring) converter.DataConverter {
-	if kr == nil {
-		return nil
-	}
 	return temporalcodec.DataConverter(kr)
 }
 

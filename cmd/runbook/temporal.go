@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,8 +32,9 @@ func (g *globals) dialTemporal(ctx context.Context) (client.Client, error) {
 
 // payloadKeyring is the payload-encryption keyring: RUNBOOK_PAYLOAD_KEYS or
 // RUNBOOK_PAYLOAD_KEY_FILE, else the dev engine's key file in the home dir.
-// Without one, payloads go to Temporal unencrypted (secrets never travel in
-// them anyway; the codec is defence in depth).
+// There is no way to run without one: the workers refuse plaintext payloads
+// (a client without the key could otherwise approve a gate), so a CLI or
+// worker that has no key stops here and says where a key comes from.
 func (g *globals) payloadKeyring() (*temporalcodec.Keyring, error) {
 	kr, err := temporalcodec.KeyringFromEnv(os.Getenv)
 	if err != nil || kr != nil {
@@ -41,7 +43,12 @@ func (g *globals) payloadKeyring() (*temporalcodec.Keyring, error) {
 	if _, err := os.Stat(payloadKeyFile(g.homeDir())); err == nil {
 		return temporalcodec.LoadKeyringFile(payloadKeyFile(g.homeDir()))
 	}
-	return nil, nil
+	return nil, errNoPayloadKey(g.homeDir())
+}
+
+func errNoPayloadKey(home string) error {
+	return fmt.Errorf("no payload encryption key: set RUNBOOK_PAYLOAD_KEYS or RUNBOOK_PAYLOAD_KEY_FILE "+
+		"(the engine refuses unencrypted Temporal payloads; `runbook dev` creates %s)", payloadKeyFile(home))
 }
 
 func payloadKeyFile(home string) string { return filepath.Join(home, "payload-keys") }
@@ -63,12 +70,14 @@ func dial(ctx context.Context, hostPort, namespace, identity string, kr *tempora
 	if ti, err := observability.TemporalTracingInterceptor(); err == nil {
 		opts.Interceptors = append(opts.Interceptors, ti)
 	}
-	if kr != nil {
-		// Every payload (inputs, results, signals, queries) and every
-		// failure message is AES-GCM encrypted before it reaches Temporal.
-		opts.DataConverter = temporalcodec.DataConverter(kr)
-		opts.FailureConverter = temporalcodec.FailureConverter(kr)
+	if kr == nil {
+		return nil, errors.New("temporal client without a payload key: every engine client encrypts its payloads")
 	}
+	// Every payload (inputs, results, signals, queries) and every failure
+	// message is AES-GCM encrypted before it reaches Temporal, and a
+	// plaintext one is refused on the way in.
+	opts.DataConverter = temporalcodec.DataConverter(kr)
+	opts.FailureConverter = temporalcodec.FailureConverter(kr)
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w\nIs `runbook dev` running? Or pass --temporal-address / RUNBOOK_TEMPORAL_ADDRESS", hostPort, namespace, err)

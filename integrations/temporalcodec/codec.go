@@ -22,6 +22,7 @@ package temporalcodec
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -76,16 +77,26 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// Decode implements converter.PayloadCodec. Payloads this codec did not
-// encode (history written before the codec was installed) pass through
-// unchanged, as the SDK asks of codecs; an encrypted payload under an unknown
-// key id, or one that was altered, is an error.
+// ErrPlaintextPayload is a payload that was not encrypted by an engine
+// client: refused, never trusted.
+var ErrPlaintextPayload = errors.New("payload codec: plaintext payload refused")
+
+// Decode implements converter.PayloadCodec. A payload this codec did not
+// encode is refused (ErrPlaintextPayload): every client of the engine
+// encrypts, so a plaintext one came from someone without the payload key —
+// before this, a process with network access but no key approved a waiting
+// gate because plaintext passed through. An encrypted payload under an
+// unknown key id, or one that was altered, is an error too.
+//
+// What a refusal does in the SDK: an Update's arguments fail to decode and
+// the Update is rejected before it reaches history; a signal is dropped as
+// corrupt (the SDK logs it and counts temporal_corrupted_signals); an
+// activity's input fails the attempt.
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
-		if string(p.GetMetadata()[converter.MetadataEncoding]) != EncodingEncrypted {
-			out[i] = p
-			continue
+		if enc := string(p.GetMetadata()[converter.MetadataEncoding]); enc != EncodingEncrypted {
+			return nil, fmt.Errorf("%w (encoding %q): every payload of this engine is encrypted; this one was written by a client without the payload key", ErrPlaintextPayload, enc)
 		}
 		id := string(p.GetMetadata()[MetadataKeyID])
 		aead, ok := c.kr.keys[id]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,10 +116,13 @@ func TestRotationAndUnknownKey(t *testing.T) {
 		t.Fatalf("unknown key: %v", err)
 	}
 
-	// Payloads from before the codec pass through.
-	plain, _ := converter.GetDefaultDataConverter().ToPayload("legacy")
-	if dec, err := c.Decode([]*commonpb.Payload{plain}); err != nil || dec[0] != plain {
-		t.Fatalf("plain payload: %v", err)
+	// A plaintext payload (a client without the key) is refused, not
+	// trusted: alone or mixed in with encrypted ones.
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("approved by mallory")
+	for name, in := range map[string][]*commonpb.Payload{"alone": {plain}, "mixed": {p, plain}} {
+		if _, err := c.Decode(in); !errors.Is(err, ErrPlaintextPayload) {
+			t.Fatalf("plain payload %s: want ErrPlaintextPayload, got %v", name, err)
+		}
 	}
 }
 
