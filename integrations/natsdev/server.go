@@ -21,6 +21,11 @@ type Options struct {
 	// SyncAlways fsyncs every JetStream write (slower, but no acknowledged
 	// write is lost on power failure); the default fsyncs every 2 minutes.
 	SyncAlways bool
+	// Config is nats-server configuration text applied first (accounts,
+	// users, permissions: `runbook dev` passes events/natsauth's policy);
+	// the fields above override it. Empty: no authentication (tests of one
+	// package that own their server).
+	Config string
 }
 
 // Server is a running embedded NATS server.
@@ -49,16 +54,20 @@ func Start(o Options) (*Server, error) {
 		}
 		l.Close()
 	}
-	opts := &server.Options{
-		ServerName: "runbook-dev",
-		Host:       o.Host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   o.StoreDir,
-		NoSigs:     true,
-		NoLog:      true,
-		MaxPayload: 1 << 20,
+	opts := &server.Options{}
+	if o.Config != "" {
+		if err := opts.ProcessConfigString(o.Config); err != nil {
+			return nil, fmt.Errorf("natsdev: server configuration: %w", err)
+		}
 	}
+	opts.ServerName = "runbook-dev"
+	opts.Host = o.Host
+	opts.Port = port
+	opts.JetStream = true
+	opts.StoreDir = o.StoreDir
+	opts.NoSigs = true
+	opts.NoLog = true
+	opts.MaxPayload = 1 << 20
 	if o.SyncAlways {
 		opts.SyncAlways = true
 	}
