@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/natsauth"
 )
 
 func newAuditCommand(g *globals) *cobra.Command {
@@ -93,7 +94,7 @@ func importAudit(path string) ([]audit.Record, error) {
 }
 
 func (g *globals) loadAudit(cmd *cobra.Command, id string) ([]audit.Record, error) {
-	nc, js, err := g.connectNATS(cmd.Context())
+	nc, js, err := g.connectNATS(cmd.Context(), natsauth.RoleOperator)
 	if err != nil {
 		return nil, err
 	}

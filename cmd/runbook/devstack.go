@@ -14,6 +14,7 @@ import (
 	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/events/natsauth"
 	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/natsdev"
 	"github.com/keyresponse/runbook/integrations/observability"
@@ -103,7 +104,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			s.stop()
 		}
 	}()
-	s.nats, err = natsdev.Start(natsdev.Options{Port: o.natsPort, StoreDir: filepath.Join(o.home, "nats")})
+	s.nats, err = startDevNATS(o.home, o.natsPort)
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w (is another server on port %d? try --nats-port)", err, o.natsPort)
 	}
@@ -133,6 +134,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	}
 	es := eventSettings{
 		natsURL:          s.nats.URL(),
+		conn:             ingest.ConnOptions{NKeyFile: natsauth.SeedFile(devNATSUsersDir(o.home), natsauth.RoleEngine)},
 		keyring:          s.keyring,
 		window:           5 * time.Minute,
 		limits:           o.limits,

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/keyresponse/runbook/events/natsauth"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -189,4 +192,15 @@ func startDemoStack(t *testing.T) (*devStack, cli) {
 	}
 	t.Cleanup(stack.stop)
 	return stack, cli{t: t, home: home, temporal: stack.temporal.HostPort()}
+}
+
+// devNATSUser is the nats.Option that authenticates as role's user of the
+// dev engine whose home is home.
+func devNATSUser(t *testing.T, home string, role natsauth.Role) nats.Option {
+	t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(natsauth.SeedFile(devNATSUsersDir(home), role))
+	if err != nil {
+		t.Fatalf("dev NATS %s user: %v", role, err)
+	}
+	return opt
 }

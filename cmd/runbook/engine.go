@@ -73,7 +73,7 @@ type natsSide struct {
 
 // connectEvents connects to NATS and makes sure every stream exists.
 func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
-	opts := s.conn
+	opts := engineConnOptions(s.conn)
 	opts.URL = s.natsURL
 	if opts.Name == "" {
 		opts.Name = "runbook"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/events/natsauth"
 	"github.com/keyresponse/runbook/integrations/observability"
 )
 
@@ -67,7 +68,7 @@ func newEventSendCommand(g *globals) *cobra.Command {
 				}
 				data.Evidence[k] = v
 			}
-			nc, js, err := g.connectNATS(cmd.Context())
+			nc, js, err := g.connectNATS(cmd.Context(), natsauth.RolePublisher)
 			if err != nil {
 				return err
 			}

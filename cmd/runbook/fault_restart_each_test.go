@@ -16,7 +16,7 @@ import (
 
 	"github.com/keyresponse/runbook/events/audit"
 	"github.com/keyresponse/runbook/events/ingest"
-	"github.com/keyresponse/runbook/integrations/natsdev"
+	"github.com/keyresponse/runbook/events/natsauth"
 	"github.com/keyresponse/runbook/integrations/temporaldev"
 	"github.com/keyresponse/runbook/workflows"
 )
@@ -44,7 +44,7 @@ func TestFault_NATSRestartThenTemporalRestartMidStream(t *testing.T) {
 	temporalPort := portOf(t, stack.temporal.HostPort())
 	home := stack.opts.home
 
-	nc, err := nats.Connect(stack.nats.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	nc, err := nats.Connect(stack.nats.URL(), devNATSUser(t, home, natsauth.RolePublisher), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestFault_NATSRestartThenTemporalRestartMidStream(t *testing.T) {
 	waitPublished(total / 3)
 	stack.nats.Stop()
 	time.Sleep(500 * time.Millisecond)
-	if stack.nats, err = natsdev.Start(natsdev.Options{Port: natsPort, StoreDir: filepath.Join(home, "nats")}); err != nil {
+	if stack.nats, err = startDevNATS(home, natsPort); err != nil {
 		t.Fatalf("NATS restart: %v", err)
 	}
 	t.Logf("NATS restarted after %d of %d events", total/3, total)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/events/natsauth"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -31,7 +32,8 @@ func TestFault_ServersRestartMidStream(t *testing.T) {
 	k := startKillableEngine(t, nbots)
 	dev := k.start()
 	url := fmt.Sprintf("nats://127.0.0.1:%d", k.nport)
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	// The monitor publishes as the dev engine's publisher user.
+	nc, err := nats.Connect(url, devNATSUser(t, k.home, natsauth.RolePublisher), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

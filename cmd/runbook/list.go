@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/natsauth"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -77,7 +78,7 @@ func newListCommand(g *globals) *cobra.Command {
 			// facts in the AUDIT stream (outcome, time to contain).
 			var views []audit.IncidentView
 			var auditErr error
-			if nc, js, err := g.connectNATS(cmd.Context()); err != nil {
+			if nc, js, err := g.connectNATS(cmd.Context(), natsauth.RoleOperator); err != nil {
 				auditErr = err
 			} else {
 				views, auditErr = audit.ListIncidents(cmd.Context(), js)

@@ -9,13 +9,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/keyresponse/runbook/events/ingest"
+	"github.com/keyresponse/runbook/events/natsauth"
 )
 
-// connectNATS connects a CLI verb to the engine's NATS, with credentials
-// from the environment (never from the command line).
-func (g *globals) connectNATS(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
+// connectNATS connects a CLI verb to the engine's NATS as role, with
+// credentials from the environment (never from the command line), else
+// the dev engine's user for that role.
+func (g *globals) connectNATS(ctx context.Context, role natsauth.Role) (*nats.Conn, jetstream.JetStream, error) {
 	url := g.resolved().NATS
-	nc, err := ingest.Connect(natsConnOptions(url, "runbook-cli"))
+	nc, err := ingest.Connect(withDevCredential(natsConnOptions(url, "runbook-cli"), g.homeDir(), role))
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w\nIs `runbook dev` running? Or pass --nats-url / RUNBOOK_NATS_URL", url, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/natsauth"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -90,7 +91,7 @@ func printStatus(g *globals, st workflows.IncidentState) {
 // printAuditSummary adds what the audit projection says: chain integrity,
 // time to contain, key changes and notifications.
 func printAuditSummary(ctx context.Context, g *globals, id string) {
-	nc, js, err := g.connectNATS(ctx)
+	nc, js, err := g.connectNATS(ctx, natsauth.RoleOperator)
 	if err != nil {
 		return
 	}
