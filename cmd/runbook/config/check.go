@@ -150,6 +150,9 @@ func checkTLSPair(add func(field, format string, args ...any), field string, t *
 func (c *Config) CheckFiles() []Problem {
 	var ps []Problem
 	for field, t := range map[string]*TLS{"temporal.tls": c.Temporal.TLS, "nats.tls": c.NATS.TLS} {
+		if t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+			continue // Check reports the half pair
+		}
 		if _, err := t.ClientConfig(field); err != nil {
 			f, msg, _ := strings.Cut(err.Error(), ": ")
 			ps = append(ps, Problem{Field: f, Message: msg})
