@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
@@ -23,6 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
+	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/integrations/testcert"
 )
 
@@ -373,5 +376,41 @@ func TestTransport_WorkerRefusesAnUnsafeConfig(t *testing.T) {
 	if code := run(context.Background(), []string{"worker", "--config", writeTestConfig(t, loop)}, &out, &errOut); code == 0 ||
 		strings.Contains(errOut.String(), "unsafe") || !strings.Contains(errOut.String(), "cannot reach Temporal") {
 		t.Errorf("loopback: exit %d, stderr %q; want past the check", code, errOut.String())
+	}
+}
+
+// An API key alone (no tls block, as a Temporal Cloud config may be) is
+// still only sent over TLS: the first bytes the listener reads are a TLS
+// ClientHello (0x16 0x03), not the HTTP/2 preface "PRI * HTTP/2.0".
+func TestTransport_TemporalAPIKeyIsNeverSentInClear(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	first := make(chan []byte, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			first <- nil
+			return
+		}
+		defer conn.Close()
+		b := make([]byte, 3)
+		n, _ := io.ReadFull(conn, b)
+		first <- b[:n]
+	}()
+	tr, err := temporalTransportOf(config.Temporal{APIKeyEnv: "K"}, func(string) string { return "key-1" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if c, err := dialWith(ctx, tr, ln.Addr().String(), "default", "test", nil, nil); err == nil {
+		c.Close()
+		t.Fatal("dial succeeded against a listener that speaks no TLS")
+	}
+	if b := <-first; len(b) < 2 || b[0] != 0x16 || b[1] != 0x03 {
+		t.Fatalf("first bytes on the wire %q, want a TLS ClientHello", b)
 	}
 }
