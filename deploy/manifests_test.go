@@ -28,6 +28,10 @@ var externalSecrets = map[string][]string{
 	"runbook-nats":       {"password"},
 	"runbook-event-keys": {"event-keys"},
 	"runbook-vault":      {"token"},
+	// TLS for Temporal (mTLS) and NATS: the files config temporal.tls and
+	// nats.tls name.
+	"runbook-temporal-tls": {"ca.crt", "tls.crt", "tls.key"},
+	"runbook-nats-tls":     {"ca.crt"},
 }
 
 // searchAttributes are the Keyword search attributes incidents carry

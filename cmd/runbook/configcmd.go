@@ -12,14 +12,20 @@ func newConfigCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "config", Short: "Work with the engine config file"}
 	c.AddCommand(&cobra.Command{
 		Use:   "check FILE",
-		Short: "Validate a config file: unknown fields (with their line), bad values and broken references",
-		Args:  cobra.ExactArgs(1),
+		Short: "Validate a config file: unknown fields (with their line), bad values, broken references, unreadable transport files, and unsafe production settings",
+		Long: `check reports, each with its field: unknown fields (with their line), bad values and
+broken references; transport files (TLS, NATS creds / nkey) that cannot be read; and what is
+unsafe in production: plaintext Temporal or NATS to a non-loopback address, Vault over http,
+no approver groups. A lab accepts an unsafe setting by naming it in allow_insecure
+(temporal_plaintext, nats_plaintext, vault_http, no_approvers); runbook worker runs the same
+safety check at start.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := config.Load(args[0])
 			if err != nil {
 				return &exitError{code: 1, msg: err.Error()}
 			}
-			probs := cfg.Check()
+			probs := append(append(cfg.Check(), cfg.CheckFiles()...), cfg.Unsafe()...)
 			for _, p := range probs {
 				fmt.Fprintf(g.stdout, "%s: %s\n", args[0], p)
 			}

@@ -4,20 +4,26 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/events/natsauth"
 )
 
 // connectNATS connects a CLI verb to the engine's NATS as role, with
-// credentials from the environment (never from the command line), else
-// the dev engine's user for that role.
+// credentials from the config file and the environment (never from the
+// command line), else the dev engine's user for that role.
 func (g *globals) connectNATS(ctx context.Context, role natsauth.Role) (*nats.Conn, jetstream.JetStream, error) {
 	url := g.resolved().NATS
-	nc, err := ingest.Connect(withDevCredential(natsConnOptions(url, "runbook-cli"), g.homeDir(), role))
+	opts, err := g.natsConn("runbook-cli")
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := ingest.Connect(withDevCredential(opts, g.homeDir(), role))
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w\nIs `runbook dev` running? Or pass --nats-url / RUNBOOK_NATS_URL", url, err)
 	}
@@ -29,17 +35,60 @@ func (g *globals) connectNATS(ctx context.Context, role natsauth.Role) (*nats.Co
 	return nc, js, nil
 }
 
-// natsConnOptions reads NATS credentials from RUNBOOK_NATS_CREDS (creds
-// file), RUNBOOK_NATS_NKEY (seed file), RUNBOOK_NATS_USER/PASSWORD or
-// RUNBOOK_NATS_TOKEN.
-func natsConnOptions(url, name string) ingest.ConnOptions {
-	return ingest.ConnOptions{
-		URL:       url,
-		Name:      name,
-		CredsFile: os.Getenv("RUNBOOK_NATS_CREDS"),
-		NKeyFile:  os.Getenv("RUNBOOK_NATS_NKEY"),
-		User:      os.Getenv("RUNBOOK_NATS_USER"),
-		Password:  os.Getenv("RUNBOOK_NATS_PASSWORD"),
-		Token:     os.Getenv("RUNBOOK_NATS_TOKEN"),
+// natsConn is how this process reaches NATS: the effective URL and the
+// config's nats block (environment overrides already applied by
+// config.ApplyEnv: RUNBOOK_NATS_CREDS, _NKEY, _USER + _PASSWORD, _TOKEN).
+func (g *globals) natsConn(name string) (ingest.ConnOptions, error) {
+	return natsConnOptions(g.mustCfg().NATS, g.resolved().NATS, name, os.Getenv)
+}
+
+// natsConnOptions applies every NATS transport setting or says which one
+// cannot be applied. It replaces the bug where only RUNBOOK_NATS_* variables
+// were read: a config with creds_file connected with no JWT at all, and the
+// Kubernetes manifests sent a password with no user.
+func natsConnOptions(n config.NATS, url, name string, getenv func(string) string) (ingest.ConnOptions, error) {
+	o := ingest.ConnOptions{URL: url, Name: name, CredsFile: n.CredsFile, NKeyFile: n.NKeyFile, User: n.User}
+	var methods []string
+	for _, f := range []struct {
+		field, path string
+	}{{"nats.creds_file", n.CredsFile}, {"nats.nkey_file", n.NKeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		methods = append(methods, f.field)
+		// Read now so the refusal names the setting; the client reads the
+		// file again on every (re)connect.
+		if _, err := os.ReadFile(f.path); err != nil {
+			return o, fmt.Errorf("%s: %w", f.field, err)
+		}
 	}
+	if n.User != "" {
+		methods = append(methods, "nats.user")
+		if n.PasswordEnv == "" {
+			return o, fmt.Errorf("nats.password_env: user %q is set: name the environment variable holding the password", n.User)
+		}
+		if o.Password = getenv(n.PasswordEnv); o.Password == "" {
+			return o, fmt.Errorf("nats.password_env: %s is not set", n.PasswordEnv)
+		}
+	} else if n.PasswordEnv != "" {
+		return o, fmt.Errorf("nats.password_env: set without nats.user: the server would see a password with no user")
+	}
+	if n.TokenEnv != "" {
+		methods = append(methods, "nats.token_env")
+		if o.Token = getenv(n.TokenEnv); o.Token == "" {
+			return o, fmt.Errorf("nats.token_env: %s is not set", n.TokenEnv)
+		}
+	}
+	if len(methods) > 1 {
+		return o, fmt.Errorf("nats: use one of creds_file, nkey_file, user+password_env, token_env (got %s)", strings.Join(methods, ", "))
+	}
+	if len(methods) == 0 && getenv("RUNBOOK_NATS_PASSWORD") != "" {
+		return o, fmt.Errorf("RUNBOOK_NATS_PASSWORD is set but no NATS user (nats.user or RUNBOOK_NATS_USER): the server would see a password with no user")
+	}
+	tlsCfg, err := n.TLS.ClientConfig("nats.tls")
+	if err != nil {
+		return o, err
+	}
+	o.TLS = tlsCfg
+	return o, nil
 }

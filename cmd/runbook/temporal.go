@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyresponse/runbook/activities"
+	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/integrations/observability"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
 	"github.com/keyresponse/runbook/workflows"
@@ -27,7 +29,44 @@ func (g *globals) dialTemporal(ctx context.Context) (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dial(ctx, ep.Temporal, ep.Namespace, g.operator(), kr, nil)
+	tr, err := g.temporalTransport()
+	if err != nil {
+		return nil, err
+	}
+	return dialWith(ctx, tr, ep.Temporal, ep.Namespace, g.operator(), kr, nil)
+}
+
+// temporalTransport is how the connection to Temporal is secured: TLS (a
+// client certificate for mTLS) and an API key sent as a bearer token.
+type temporalTransport struct {
+	tls    *tls.Config
+	apiKey string
+}
+
+func (g *globals) temporalTransport() (temporalTransport, error) {
+	return temporalTransportOf(g.mustCfg().Temporal, os.Getenv)
+}
+
+// temporalTransportOf applies temporal.tls and temporal.api_key_env or says
+// which cannot be applied. Before, both were parsed and ignored: the client
+// spoke plaintext gRPC (first bytes on the wire "PRI * HTTP/2.0").
+func temporalTransportOf(t config.Temporal, getenv func(string) string) (temporalTransport, error) {
+	var tr temporalTransport
+	var err error
+	if tr.tls, err = t.TLS.ClientConfig("temporal.tls"); err != nil {
+		return tr, err
+	}
+	if t.APIKeyEnv != "" {
+		if tr.apiKey = getenv(t.APIKeyEnv); tr.apiKey == "" {
+			return tr, fmt.Errorf("temporal.api_key_env: %s is not set", t.APIKeyEnv)
+		}
+		if tr.tls == nil {
+			// An API key is a bearer token: never send it in clear.
+			// Temporal Cloud is served with public roots.
+			tr.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	}
+	return tr, nil
 }
 
 // payloadKeyring is the payload-encryption keyring: RUNBOOK_PAYLOAD_KEYS or
@@ -53,7 +92,15 @@ func errNoPayloadKey(home string) error {
 
 func payloadKeyFile(home string) string { return filepath.Join(home, "payload-keys") }
 
+// dial connects in plaintext with no credentials: the dev stack's embedded
+// Temporal, which listens on loopback only.
 func dial(ctx context.Context, hostPort, namespace, identity string, kr *temporalcodec.Keyring, metrics client.MetricsHandler) (client.Client, error) {
+	return dialWith(ctx, temporalTransport{}, hostPort, namespace, identity, kr, metrics)
+}
+
+// dialWith connects over the given transport: the worker, its trigger
+// consumer's starter (which shares the worker's client) and every CLI verb.
+func dialWith(ctx context.Context, tr temporalTransport, hostPort, namespace, identity string, kr *temporalcodec.Keyring, metrics client.MetricsHandler) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	opts := client.Options{
@@ -61,6 +108,10 @@ func dial(ctx context.Context, hostPort, namespace, identity string, kr *tempora
 		Namespace: namespace,
 		Identity:  identity,
 		Logger:    tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+	}
+	opts.ConnectionOptions.TLS = tr.tls
+	if tr.apiKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(tr.apiKey)
 	}
 	if metrics != nil {
 		opts.MetricsHandler = metrics // the SDK's own metrics on /metrics

@@ -26,27 +26,42 @@ func newWorkerCommand(g *globals) *cobra.Command {
 		Short: "Run the worker (and the trigger consumer) against an external Temporal and NATS",
 		Long: `worker connects to the Temporal frontend and NATS given by flags or environment
 (RUNBOOK_TEMPORAL_ADDRESS, RUNBOOK_NAMESPACE, RUNBOOK_TASK_QUEUE, RUNBOOK_NATS_URL and
-RUNBOOK_NATS_CREDS / _NKEY / _USER+_PASSWORD / _TOKEN), registers the interpreter workflow and
+RUNBOOK_NATS_CREDS / _NKEY / _USER+_PASSWORD / _TOKEN) or the config file (temporal.tls,
+temporal.api_key_env, nats.tls, nats.creds_file / nkey_file / user+password_env / token_env;
+a setting it cannot apply stops it, naming the setting), registers the interpreter workflow and
 every action, writes the audit trail, and runs the trigger consumer. Event signing keys come
-from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
+from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE. It refuses what ` + "`config check`" + ` calls
+unsafe (plaintext Temporal or NATS to a non-loopback address, Vault over http, no approvers)
+unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			defer setupTracing(ctx, "runbook-worker")()
 			ep := g.resolved()
+			if err := g.refuseUnsafe(ep); err != nil {
+				return err
+			}
+			tr, err := g.temporalTransport()
+			if err != nil {
+				return err
+			}
+			natsConn, err := g.natsConn("runbook-worker")
+			if err != nil {
+				return err
+			}
 			kr, err := g.payloadKeyring()
 			if err != nil {
 				return err
 			}
 			metrics := observability.NewMetrics()
-			c, err := dial(ctx, ep.Temporal, ep.Namespace, g.operator(), kr, metrics.TemporalMetricsHandler())
+			c, err := dialWith(ctx, tr, ep.Temporal, ep.Namespace, g.operator(), kr, metrics.TemporalMetricsHandler())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			es := eventSettings{
 				natsURL: ep.NATS,
-				conn:    natsConnOptions(ep.NATS, "runbook-worker"),
+				conn:    natsConn,
 
 				window:           window,
 				limits:           ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoExch},

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"crypto/tls"
 	"errors"
 	"time"
 
@@ -18,6 +19,9 @@ type ConnOptions struct {
 	Token     string
 	NKeyFile  string // file holding an nkey user seed (SU...)
 	CredsFile string // .creds file
+	// TLS, when set, is required of the server (even on a nats:// URL):
+	// roots, server name and, for mTLS, the client certificate.
+	TLS *tls.Config
 	// ReconnectWait between attempts; the client reconnects forever so a
 	// NATS restart never kills the consumer. Default 250ms.
 	ReconnectWait time.Duration
@@ -62,6 +66,9 @@ func Connect(o ConnOptions) (*nats.Conn, error) {
 	}
 	if methods > 1 {
 		return nil, errors.New("nats: choose one of user/password, token, nkey seed or creds file")
+	}
+	if o.TLS != nil {
+		opts = append(opts, nats.Secure(o.TLS))
 	}
 	opts = append(opts, o.Extra...)
 	return nats.Connect(o.URL, opts...)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -33,18 +34,8 @@ func (c *Config) Check() []Problem {
 			add("temporal.address", "%q is not host:port", a)
 		}
 	}
-	if t := c.Temporal.TLS; t != nil {
-		if (t.CertFile == "") != (t.KeyFile == "") {
-			add("temporal.tls", "cert_file and key_file go together")
-		}
-		for field, f := range map[string]string{"ca_file": t.CAFile, "cert_file": t.CertFile, "key_file": t.KeyFile} {
-			if f != "" {
-				if _, err := os.Stat(f); err != nil {
-					add("temporal.tls."+field, "%v", err)
-				}
-			}
-		}
-	}
+	checkTLSPair(add, "temporal.tls", c.Temporal.TLS)
+	checkTLSPair(add, "nats.tls", c.NATS.TLS)
 	if u := c.NATS.URL; u != "" && !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") && !strings.HasPrefix(u, "ws") {
 		add("nats.url", "%q: want nats://, tls:// or ws(s)://", u)
 	}
@@ -142,5 +133,38 @@ func (c *Config) Check() []Problem {
 			add("approvers."+group, "empty group: nobody could approve its gates")
 		}
 	}
+	c.checkAllowInsecure(add)
+	return ps
+}
+
+func checkTLSPair(add func(field, format string, args ...any), field string, t *TLS) {
+	if t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+		add(field, "cert_file and key_file go together")
+	}
+}
+
+// CheckFiles reads every file the transport settings name, as the worker
+// will at start: run where the config is used (a laptop does not have the
+// pod's /etc/runbook/tls). Check stays file-free so the shipped manifests can
+// be checked anywhere.
+func (c *Config) CheckFiles() []Problem {
+	var ps []Problem
+	for field, t := range map[string]*TLS{"temporal.tls": c.Temporal.TLS, "nats.tls": c.NATS.TLS} {
+		if t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+			continue // Check reports the half pair
+		}
+		if _, err := t.ClientConfig(field); err != nil {
+			f, msg, _ := strings.Cut(err.Error(), ": ")
+			ps = append(ps, Problem{Field: f, Message: msg})
+		}
+	}
+	for field, f := range map[string]string{"nats.creds_file": c.NATS.CredsFile, "nats.nkey_file": c.NATS.NKeyFile} {
+		if f != "" {
+			if _, err := os.ReadFile(f); err != nil {
+				ps = append(ps, Problem{Field: field, Message: err.Error()})
+			}
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Field < ps[j].Field })
 	return ps
 }

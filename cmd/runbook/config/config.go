@@ -26,6 +26,11 @@ type Config struct {
 	Exchanges []Exchange          `yaml:"exchanges,omitempty"`
 	Bots      []Bot               `yaml:"bots,omitempty"`
 	Oncall    Oncall              `yaml:"oncall,omitempty"`
+	// AllowInsecure lets a lab run what `config check` and the worker
+	// otherwise refuse (see safety.go): temporal_plaintext, nats_plaintext,
+	// vault_http, no_approvers. Env RUNBOOK_ALLOW_INSECURE (comma-separated)
+	// replaces it.
+	AllowInsecure []string `yaml:"allow_insecure,omitempty"`
 }
 
 // Temporal is how workers and the CLI reach the Temporal frontend.
@@ -42,7 +47,9 @@ type Temporal struct {
 	SearchAttributes *bool `yaml:"search_attributes,omitempty"`
 }
 
-// TLS for the Temporal connection (mTLS when cert and key are given).
+// TLS for a client connection (Temporal, NATS): the CA that signs the
+// server's certificate (system roots when empty), the name to verify it
+// against, and a client certificate for mTLS when cert and key are given.
 type TLS struct {
 	CAFile     string `yaml:"ca_file,omitempty"`
 	CertFile   string `yaml:"cert_file,omitempty"`
@@ -50,9 +57,14 @@ type TLS struct {
 	ServerName string `yaml:"server_name,omitempty"`
 }
 
-// NATS connection; exactly one authentication method at most.
+// NATS connection; exactly one authentication method at most. Each is
+// applied by the worker and the CLI (cmd/runbook/natsconn.go) or the process
+// refuses to start naming the setting.
 type NATS struct {
-	URL         string `yaml:"url,omitempty"`
+	URL string `yaml:"url,omitempty"`
+	// TLS makes the connection TLS (required of the server) even on a
+	// nats:// URL.
+	TLS         *TLS   `yaml:"tls,omitempty"`
 	CredsFile   string `yaml:"creds_file,omitempty"`
 	NKeyFile    string `yaml:"nkey_file,omitempty"`
 	User        string `yaml:"user,omitempty"`

@@ -10,7 +10,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if probs := c.Check(); len(probs) != 0 {
+	if probs := append(c.Check(), c.Unsafe()...); len(probs) != 0 {
 		t.Fatalf("example config has problems: %v", probs)
 	}
 	if c.Temporal.Namespace != "runbook" || c.Limits.Window.D().Minutes() != 60 || len(c.Bots) != 1 {

@@ -55,8 +55,9 @@ func Parse(file string, src []byte) (*Config, error) {
 // ApplyEnv lets the environment override the file: RUNBOOK_HOME,
 // RUNBOOK_TEMPORAL_ADDRESS, RUNBOOK_NAMESPACE, RUNBOOK_TASK_QUEUE,
 // RUNBOOK_NATS_URL, RUNBOOK_NATS_CREDS, RUNBOOK_NATS_NKEY, RUNBOOK_NATS_USER,
-// RUNBOOK_EVENT_KEYS_FILE, RUNBOOK_MAX_AUTO_INCIDENTS, RUNBOOK_METRICS_ADDR,
-// RUNBOOK_HTTP_ALLOWED_HOSTS (comma-separated), RUNBOOK_PATH (':'-separated).
+// RUNBOOK_NATS_TOKEN (see applyNATSAuthEnv), RUNBOOK_EVENT_KEYS_FILE,
+// RUNBOOK_MAX_AUTO_INCIDENTS, RUNBOOK_METRICS_ADDR, RUNBOOK_HTTP_ALLOWED_HOSTS
+// and RUNBOOK_ALLOW_INSECURE (comma-separated), RUNBOOK_PATH (':'-separated).
 func (c *Config) ApplyEnv(getenv func(string) string) {
 	set := func(dst *string, key string) {
 		if v := getenv(key); v != "" {
@@ -68,9 +69,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	set(&c.Temporal.Namespace, "RUNBOOK_NAMESPACE")
 	set(&c.Temporal.TaskQueue, "RUNBOOK_TASK_QUEUE")
 	set(&c.NATS.URL, "RUNBOOK_NATS_URL")
-	set(&c.NATS.CredsFile, "RUNBOOK_NATS_CREDS")
-	set(&c.NATS.NKeyFile, "RUNBOOK_NATS_NKEY")
-	set(&c.NATS.User, "RUNBOOK_NATS_USER")
+	c.applyNATSAuthEnv(getenv)
 	set(&c.Events.KeysFile, "RUNBOOK_EVENT_KEYS_FILE")
 	set(&c.Metrics.Addr, "RUNBOOK_METRICS_ADDR")
 	if v := getenv("RUNBOOK_MAX_AUTO_INCIDENTS"); v != "" {
@@ -81,8 +80,30 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	if v := getenv("RUNBOOK_HTTP_ALLOWED_HOSTS"); v != "" {
 		c.HTTP.AllowedHosts = splitList(v, ",")
 	}
+	if v := getenv("RUNBOOK_ALLOW_INSECURE"); v != "" {
+		c.AllowInsecure = splitList(v, ",")
+	}
 	if v := getenv("RUNBOOK_PATH"); v != "" {
 		c.Runbooks.Dirs = append(c.Runbooks.Dirs, splitList(v, ":")...)
+	}
+}
+
+// applyNATSAuthEnv: a NATS credential in the environment replaces the
+// file's method as a whole (not field by field: a file's creds_file plus
+// the environment's user would be two methods, which the client refuses).
+// Secret values stay in the environment; the config records only the names
+// of the variables holding them (RUNBOOK_NATS_PASSWORD, RUNBOOK_NATS_TOKEN).
+func (c *Config) applyNATSAuthEnv(getenv func(string) string) {
+	creds, nkey, user, token := getenv("RUNBOOK_NATS_CREDS"), getenv("RUNBOOK_NATS_NKEY"), getenv("RUNBOOK_NATS_USER"), getenv("RUNBOOK_NATS_TOKEN")
+	if creds == "" && nkey == "" && user == "" && token == "" {
+		return
+	}
+	c.NATS.CredsFile, c.NATS.NKeyFile, c.NATS.User, c.NATS.PasswordEnv, c.NATS.TokenEnv = creds, nkey, user, "", ""
+	if user != "" {
+		c.NATS.PasswordEnv = "RUNBOOK_NATS_PASSWORD"
+	}
+	if token != "" {
+		c.NATS.TokenEnv = "RUNBOOK_NATS_TOKEN"
 	}
 }
 
