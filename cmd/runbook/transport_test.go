@@ -344,6 +344,7 @@ func TestTransport_WorkerRefusesAnUnsafeConfig(t *testing.T) {
 	for _, k := range []string{"RUNBOOK_TEMPORAL_ADDRESS", "RUNBOOK_NATS_URL", "RUNBOOK_APPROVERS", "RUNBOOK_ALLOW_INSECURE"} {
 		t.Setenv(k, "")
 	}
+	payloadKeyEnv(t) // else the missing payload key is what stops the worker
 	unsafe := fmt.Sprintf("home: %s\ntemporal: {address: \"temporal.prod.example:7233\"}\nnats: {url: \"nats://nats.prod.example:4222\"}\n", t.TempDir())
 	var out, errOut strings.Builder
 	code := run(context.Background(), []string{"worker", "--config", writeTestConfig(t, unsafe)}, &out, &errOut)
@@ -407,7 +408,12 @@ func TestTransport_TemporalAPIKeyIsNeverSentInClear(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if c, err := dialWith(ctx, tr, ln.Addr().String(), "default", "test", nil, nil); err == nil {
+	payloadKeyEnv(t)
+	kr, err := (&globals{}).payloadKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := dialWith(ctx, tr, ln.Addr().String(), "default", "test", kr, nil); err == nil {
 		c.Close()
 		t.Fatal("dial succeeded against a listener that speaks no TLS")
 	}
