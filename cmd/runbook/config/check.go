@@ -142,5 +142,6 @@ func (c *Config) Check() []Problem {
 			add("approvers."+group, "empty group: nobody could approve its gates")
 		}
 	}
+	ps = append(ps, c.Alertmanager.Problems()...)
 	return ps
 }

@@ -26,6 +26,9 @@ type Config struct {
 	Exchanges []Exchange          `yaml:"exchanges,omitempty"`
 	Bots      []Bot               `yaml:"bots,omitempty"`
 	Oncall    Oncall              `yaml:"oncall,omitempty"`
+
+	// Alertmanager is the authenticated webhook bridge (alertmanager.go).
+	Alertmanager Alertmanager `yaml:"alertmanager,omitempty"`
 }
 
 // Temporal is how workers and the CLI reach the Temporal frontend.
