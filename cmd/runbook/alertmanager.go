@@ -87,12 +87,22 @@ func alertmanagerTLS(t *config.ServerTLS) (*tls.Config, error) {
 	return tc, nil
 }
 
+// alertmanagerConfigError is the section's problems as one error naming
+// each setting, or nil.
+func alertmanagerConfigError(a config.Alertmanager) error {
+	var errs []error
+	for _, p := range a.Problems() {
+		errs = append(errs, errors.New(p.String()))
+	}
+	return errors.Join(errs...)
+}
+
 // startAlertmanager serves the bridge on its own listener per a, or
 // returns nil when a configures no authentication (not served). An
 // unsafe section refuses to start, naming the setting.
 func startAlertmanager(a config.Alertmanager, js jetstream.JetStream, kr breach.Keyring) (*httpServer, error) {
-	if ps := a.Problems(); len(ps) > 0 {
-		return nil, errors.New(ps[0].String())
+	if err := alertmanagerConfigError(a); err != nil {
+		return nil, err
 	}
 	if !a.Served() {
 		return nil, nil
@@ -193,9 +203,6 @@ func startDevAlertmanager(o devOptions, js jetstream.JetStream, kr breach.Keyrin
 // keyring (nil when the worker runs no consumer: then it is loaded here).
 func startWorkerAlertmanager(g *globals, kr breach.Keyring, js jetstream.JetStream) (*httpServer, error) {
 	a := g.mustCfg().Alertmanager
-	if ps := a.Problems(); len(ps) > 0 {
-		return nil, errors.New(ps[0].String())
-	}
 	if !a.Served() {
 		fmt.Fprintln(g.stdout, "alertmanager bridge: off (configure alertmanager.token_file, token_env or tls.client_ca_file)")
 		return nil, nil

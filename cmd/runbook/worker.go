@@ -32,6 +32,9 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			defer setupTracing(ctx, "runbook-worker")()
+			if err := alertmanagerConfigError(g.mustCfg().Alertmanager); err != nil {
+				return err // before connecting anywhere: an unsafe bridge refuses to start
+			}
 			ep := g.resolved()
 			kr, err := g.payloadKeyring()
 			if err != nil {
