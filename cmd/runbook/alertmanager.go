@@ -199,19 +199,19 @@ func startDevAlertmanager(o devOptions, js jetstream.JetStream, kr breach.Keyrin
 }
 
 // startWorkerAlertmanager serves the bridge of `runbook worker` when the
-// config's alertmanager section authenticates callers; kr is the consumer's
-// keyring (nil when the worker runs no consumer: then it is loaded here).
-func startWorkerAlertmanager(g *globals, kr breach.Keyring, js jetstream.JetStream) (*httpServer, error) {
+// config's alertmanager section authenticates callers and this worker runs
+// the trigger consumer: the bridge signs with the consumer's event keys,
+// and the one config file of a deployment serves both roles (pure workers
+// hold no event keys). kr is the consumer's keyring.
+func startWorkerAlertmanager(g *globals, consumer bool, kr breach.Keyring, js jetstream.JetStream) (*httpServer, error) {
 	a := g.mustCfg().Alertmanager
-	if !a.Served() {
+	switch {
+	case !a.Served():
 		fmt.Fprintln(g.stdout, "alertmanager bridge: off (configure alertmanager.token_file, token_env or tls.client_ca_file)")
 		return nil, nil
-	}
-	if kr == nil {
-		var err error
-		if kr, err = g.loadKeyring(); err != nil {
-			return nil, err
-		}
+	case !consumer:
+		fmt.Fprintln(g.stdout, "alertmanager bridge: off in a worker without the trigger consumer (--consumer=false); the trigger-consumer workers serve it")
+		return nil, nil
 	}
 	srv, err := startAlertmanager(a, js, kr)
 	if err != nil {

@@ -112,7 +112,7 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				}
 				defer srv.close()
 			}
-			am, err := startWorkerAlertmanager(g, es.keyring, events.js)
+			am, err := startWorkerAlertmanager(g, consumer, es.keyring, events.js)
 			if err != nil {
 				return err
 			}

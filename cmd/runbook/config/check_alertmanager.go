@@ -26,11 +26,6 @@ func (a Alertmanager) Problems() []Problem {
 	if a.TokenFile != "" && a.TokenEnv != "" {
 		add("token_file", "set token_file or token_env, not both")
 	}
-	if a.TokenFile != "" {
-		if _, err := os.Stat(a.TokenFile); err != nil {
-			add("token_file", "%v", err)
-		}
-	}
 	if t := a.TLS; t != nil {
 		if t.CertFile == "" || t.KeyFile == "" {
 			add("tls", "cert_file and key_file are required to serve TLS")

@@ -19,7 +19,6 @@ func TestAlertmanagerSectionIsChecked(t *testing.T) {
 		"addr without auth":  {`alertmanager: {addr: "0.0.0.0:7081"}`, "alertmanager.addr"},
 		"bad addr":           {`alertmanager: {addr: "7081", token_env: AM_TOKEN}`, "alertmanager.addr"},
 		"token file and env": {`alertmanager: {token_file: ` + token + `, token_env: AM_TOKEN}`, "alertmanager.token_file"},
-		"missing token file": {`alertmanager: {token_file: /nonexistent/am-token}`, "alertmanager.token_file"},
 		"tls without cert":   {`alertmanager: {tls: {client_ca_file: ` + token + `}}`, "alertmanager.tls"},
 		"negative cap":       {`alertmanager: {token_env: AM_TOKEN, max_alerts: -1}`, "alertmanager.max_alerts"},
 		"token file":         {`alertmanager: {addr: "127.0.0.1:7081", token_file: ` + token + `}`, ""},
