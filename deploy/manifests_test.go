@@ -28,6 +28,8 @@ var externalSecrets = map[string][]string{
 	"runbook-nats":       {"password"},
 	"runbook-event-keys": {"event-keys"},
 	"runbook-vault":      {"token"},
+	// The Alertmanager bridge's bearer token (config alertmanager.token_file).
+	"runbook-alertmanager": {"token"},
 }
 
 // searchAttributes are the Keyword search attributes incidents carry
