@@ -32,6 +32,8 @@ var externalSecrets = map[string][]string{
 	// nats.tls name.
 	"runbook-temporal-tls": {"ca.crt", "tls.crt", "tls.key"},
 	"runbook-nats-tls":     {"ca.crt"},
+	// The Alertmanager bridge's bearer token (config alertmanager.token_file).
+	"runbook-alertmanager": {"token"},
 }
 
 // searchAttributes are the Keyword search attributes incidents carry

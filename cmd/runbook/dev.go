@@ -13,7 +13,7 @@ import (
 )
 
 func newDevCommand(g *globals) *cobra.Command {
-	var temporalPort, natsPort, simPort, botPort, httpPort, uiPort, maxAuto, maxAutoPerExchange int
+	var temporalPort, natsPort, simPort, botPort, httpPort, amPort, uiPort, maxAuto, maxAutoPerExchange int
 	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole engine in one process: embedded Temporal (SQLite) and NATS JetStream, the worker",
@@ -51,6 +51,10 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				httpPort:        httpPort,
 				uiPort:          uiPort,
 				limits:          ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoPerExchange},
+
+				// The bridge: its own loopback port, its token in home.
+				alertmanagerPort: amPort,
+				alertmanager:     g.mustCfg().Alertmanager,
 			})
 			if err != nil {
 				return err
@@ -71,7 +75,8 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
   exchange   %s  simulator: binance, okx, bybit dialects; demo bot sub-accounts "bot-1"
   demo bot   %s  freqtrade API; trades on binance from 127.0.0.10
   sms sink   %s  Twilio Messages API; every text to on-call is printed here
-  webhooks   %s/sms/inbound (Twilio), %s/alertmanager
+  sms hook   %s/sms/inbound (Twilio-signed)
+  alertmgr   %s  (Authorization: Bearer <token in %s>)
   metrics    %s/metrics  (health: /healthz, /readyz)
   web ui     %s  (Temporal Web UI)
   events     breach.<bot>.<kind> on stream BREACH (signed with %s), dead letters on BREACH_DLQ, audit on AUDIT
@@ -80,7 +85,7 @@ try, from another terminal:
   runbook exec demo-approval --input bot=bot-1 --wait
   runbook approve demo-approval:bot-1
 Ctrl-C stops; state is kept for the next start.
-`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue, stack.exchangeURL(), stack.demoBotURL(), stack.sms.sim.URL(), stack.http.URL(), stack.http.URL(), stack.http.URL(), stack.uiURL(), keyringFile(home))
+`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), e.TaskQueue, stack.exchangeURL(), stack.demoBotURL(), stack.sms.sim.URL(), stack.http.URL(), stack.bridge.URL(), stack.bridge.TokenAt(), stack.http.URL(), stack.uiURL(), keyringFile(home))
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stdout, "runbook dev: stopping")
 			return nil
@@ -91,7 +96,8 @@ Ctrl-C stops; state is kept for the next start.
 	c.Flags().IntVar(&maxAutoPerExchange, "max-auto-incidents-per-exchange", 20, "blast-radius cap per exchange per hour (0 = no cap)")
 	c.Flags().IntVar(&simPort, "exchangesim-port", 7070, "exchange simulator port (0 = any free port, -1 = no simulator)")
 	c.Flags().IntVar(&botPort, "demo-bot-port", 8089, "demo freqtrade bot API port (0 = any free port, -1 = no demo bot)")
-	c.Flags().IntVar(&httpPort, "http-port", 7080, "webhooks (inbound SMS at /sms/inbound, Alertmanager at /alertmanager) and metrics (0 = any free port, -1 = none)")
+	c.Flags().IntVar(&httpPort, "http-port", 7080, "inbound SMS webhook (/sms/inbound) and metrics (0 = any free port, -1 = none)")
+	c.Flags().IntVar(&amPort, "alertmanager-port", 7081, "Alertmanager bridge (/alertmanager, bearer token in <home>/alertmanager-token) on 127.0.0.1 unless alertmanager.addr is set (0 = any free port, -1 = none)")
 	c.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0 = any free port, -1 = none)")
 	c.Flags().IntVar(&natsPort, "nats-port", 4222, "NATS client port (0 = any free port)")
 	return c

@@ -47,8 +47,14 @@ type devOptions struct {
 	approvers map[string][]string
 	// oncall is the roster (config file); empty means two dev people.
 	oncall config.Oncall
-	// httpPort serves inbound SMS and Alertmanager webhooks (0 = any; -1 = none).
+	// httpPort serves inbound SMS webhooks and metrics (0 = any; -1 = none).
 	httpPort int
+	// alertmanagerPort is the Alertmanager bridge's own port on 127.0.0.1
+	// when the config names no address (0 = any; -1 = none); alertmanager
+	// is the config file's section (auth from there, else a provisioned
+	// token in home).
+	alertmanagerPort int
+	alertmanager     config.Alertmanager
 	// uiPort serves the Temporal Web UI (0 = any; -1 = none).
 	uiPort int
 	// seedBots, when set, adds bots after the exchange simulator started
@@ -83,6 +89,7 @@ type devStack struct {
 	demoBot  *demoBot
 	sms      *smsSetup
 	http     *httpServer
+	bridge   *alertmanagerServer // the Alertmanager bridge's own listener
 	metrics  *observability.Metrics
 	ui       *webui.Server
 	// rehearsals mirror every bot on the simulator for rehearse drills.
@@ -230,11 +237,15 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			return nil, err
 		}
 		if s.http, err = startHTTP(fmt.Sprintf("127.0.0.1:%d", o.httpPort), httpRoutes{
-			sms:          hooks,
-			alertmanager: alertmanagerBridge(s.events.js, s.keyring),
+			sms: hooks,
 			metrics: observability.Handler(s.metrics, observability.AllReady(
 				observability.NATSReady(s.events.nc), observability.TemporalReady(s.client))),
 		}); err != nil {
+			return nil, err
+		}
+	}
+	if o.alertmanagerPort >= 0 {
+		if s.bridge, err = startDevAlertmanager(o, s.events.js, s.keyring); err != nil {
 			return nil, err
 		}
 	}
@@ -266,6 +277,7 @@ func (s *devStack) stop() {
 		s.nats.Stop()
 	}
 	s.http.close()
+	s.bridge.close()
 	if s.ui != nil {
 		s.ui.Stop()
 	}

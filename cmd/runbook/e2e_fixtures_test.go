@@ -132,7 +132,7 @@ func (l *lockedBuffer) String() string {
 func startDevProcess(t *testing.T, home string, temporalPort, natsPort int, env ...string) *devProcess {
 	t.Helper()
 	args := []string{"dev", "--home", home, "--temporal-port", fmt.Sprint(temporalPort), "--nats-port", fmt.Sprint(natsPort),
-		"--exchangesim-port", "0", "--demo-bot-port", "0", "--http-port", "0", "--ui-port", "-1"}
+		"--exchangesim-port", "0", "--demo-bot-port", "0", "--http-port", "0", "--alertmanager-port", "0", "--ui-port", "-1"}
 	// A SIGKILLed dev leaves its endpoints file behind; wait for a fresh one.
 	_ = os.Remove(filepath.Join(home, "dev.json"))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -215,15 +215,14 @@ func keyringFile(home string) string { return filepath.Join(home, "event-keys") 
 // (mode 0600), so `runbook event send` and the consumer share it.
 func ensureDevKeyring(home string) (breach.Keyring, error) {
 	path := keyringFile(home)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if err := createSecretFileOnce(path, func() ([]byte, error) {
 		secret := make([]byte, 32)
 		if _, err := io.ReadFull(rand.Reader, secret); err != nil {
 			return nil, err
 		}
-		line := "# event signing keys for runbook dev: id=base64(secret)\ndev=" + base64.StdEncoding.EncodeToString(secret) + "\n"
-		if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
-			return nil, err
-		}
+		return []byte("# event signing keys for runbook dev: id=base64(secret)\ndev=" + base64.StdEncoding.EncodeToString(secret) + "\n"), nil
+	}); err != nil {
+		return nil, err
 	}
 	return breach.LoadKeyringFile(path)
 }

@@ -222,7 +222,7 @@ func startKillableEngine(t *testing.T, nbots int) *killableEngine {
 	tport, nport := freePort(t), freePort(t)
 	start := func() *devProcess {
 		return startEngineProcess(t, home, "--config", cfgFile, "--temporal-port", fmt.Sprint(tport), "--nats-port", fmt.Sprint(nport),
-			"--exchangesim-port", "-1", "--demo-bot-port", "-1", "--http-port", "-1",
+			"--exchangesim-port", "-1", "--demo-bot-port", "-1", "--http-port", "-1", "--alertmanager-port", "-1",
 			"--max-auto-incidents", "0", "--max-auto-incidents-per-exchange", "0")
 	}
 	return &killableEngine{home: home, ex: ex, bots: bots, cfgFile: cfgFile, keyring: breach.Keyring{"dev": secret},

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"time"
 
@@ -37,6 +36,9 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			defer setupTracing(ctx, "runbook-worker")()
+			if err := alertmanagerConfigError(g.mustCfg().Alertmanager); err != nil {
+				return err // before connecting anywhere: an unsafe bridge refuses to start
+			}
 			ep := g.resolved()
 			if err := g.refuseUnsafe(ep); err != nil {
 				return err
@@ -118,23 +120,24 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 				if err != nil {
 					return err
 				}
-				var am http.Handler
-				if consumer {
-					am = alertmanagerBridge(events.js, es.keyring)
-				}
-				srv, err := startHTTP(addr, httpRoutes{sms: hooks, alertmanager: am, metrics: observability.Handler(metrics,
+				srv, err := startHTTP(addr, httpRoutes{sms: hooks, metrics: observability.Handler(metrics,
 					observability.AllReady(observability.NATSReady(events.nc), observability.TemporalReady(c)))})
 				if err != nil {
 					return fmt.Errorf("http %s: %w", addr, err)
 				}
 				defer srv.close()
 			}
+			am, err := startWorkerAlertmanager(g, consumer, es.keyring, events.js)
+			if err != nil {
+				return err
+			}
+			defer am.close()
 			fmt.Fprintf(g.stdout, "worker on %s namespace %s task queue %q; NATS %s; trigger consumer %v\n", ep.Temporal, ep.Namespace, ep.TaskQueue, ep.NATS, consumer)
 			<-ctx.Done()
 			return nil
 		},
 	}
-	c.Flags().StringVar(&httpAddr, "http-addr", "", "serve webhooks (/sms/inbound, /alertmanager) and metrics here (config metrics.addr, env RUNBOOK_METRICS_ADDR)")
+	c.Flags().StringVar(&httpAddr, "http-addr", "", "serve the SMS webhook (/sms/inbound) and metrics here (config metrics.addr, env RUNBOOK_METRICS_ADDR)")
 	c.Flags().BoolVar(&consumer, "consumer", true, "also run the trigger consumer (breach events → incidents)")
 	c.Flags().DurationVar(&window, "event-window", 5*time.Minute, "accept signed events only within this time of their timestamp")
 	c.Flags().IntVar(&maxAuto, "max-auto-incidents", 50, "blast-radius cap: automatic incidents per hour (0 = no cap)")

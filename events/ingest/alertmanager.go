@@ -2,17 +2,11 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,11 +39,22 @@ type Alert struct {
 	Fingerprint  string            `json:"fingerprint"`
 }
 
+// Defaults of the bridge's request caps.
+const (
+	DefaultAlertmanagerMaxBodyBytes = 1 << 20
+	DefaultAlertmanagerMaxAlerts    = 100
+)
+
 // AlertmanagerBridge turns firing alerts into signed breach events. Label
 // mapping: `bot` (BotLabel) → data.bot (required), `kind` or else the
 // alertname (snake_cased) → kind, `exchange` → data.exchange, `key_id` →
 // data.key_id, `severity` → data.severity (critical|page → critical,
 // high|error → high, warning|medium → medium, info|low → low).
+//
+// It signs with the engine's own event key, so it only serves
+// authenticated callers: a bearer token, a verified client certificate, or
+// both (each configured one is required). With neither configured it
+// refuses every request (fail closed); the engine does not even serve it.
 type AlertmanagerBridge struct {
 	JS    jetstream.JetStream
 	Keys  breach.Keyring
@@ -63,8 +68,18 @@ type AlertmanagerBridge struct {
 	// BearerToken, if set, is required as "Authorization: Bearer <token>"
 	// (Alertmanager http_config.authorization).
 	BearerToken string
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// RequireClientCert requires a client certificate the TLS server
+	// verified against its client CA (mTLS).
+	RequireClientCert bool
+	// MaxBodyBytes caps a request body (default
+	// DefaultAlertmanagerMaxBodyBytes); a larger one is refused with 413.
+	MaxBodyBytes int64
+	// MaxAlerts caps the alerts of one request (default
+	// DefaultAlertmanagerMaxAlerts); a request with more is refused whole
+	// with 413 and publishes nothing.
+	MaxAlerts int
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // AlertSkip says why an alert produced no event.
@@ -76,33 +91,43 @@ type AlertSkip struct {
 
 // WebhookResult is the handler's JSON response.
 type WebhookResult struct {
-	Published []string    `json:"published"`
-	Skipped   []AlertSkip `json:"skipped"`
-	Error     string      `json:"error,omitempty"`
+	// Published are the ids (engine-made) of the events stored now.
+	Published []string `json:"published"`
+	// Repeated counts alerts this caller had already delivered within the
+	// stream's duplicate window (an Alertmanager retry): not stored again.
+	Repeated int         `json:"repeated"`
+	Skipped  []AlertSkip `json:"skipped"`
+	Error    string      `json:"error,omitempty"`
 }
 
-const maxWebhookBytes = 4 << 20
-
 // ServeHTTP implements http.Handler. It answers 200 when every firing alert
-// was published or skipped for a permanent reason (listed in the body), 503
-// when a publish failed (Alertmanager retries; event ids are deterministic,
-// so already-published alerts are deduplicated by JetStream), 401/400/405
-// for bad requests.
+// was published, repeated or skipped for a permanent reason (listed in the
+// body); 503 when a publish failed (Alertmanager retries; the dedup key
+// makes the retry store nothing twice); 401 without valid credentials; 413
+// past a cap; 400/405 for bad requests. Refusals publish nothing.
 func (b *AlertmanagerBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	if b.BearerToken != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(b.BearerToken)) != 1 {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
+	caller, err := b.authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="runbook-alertmanager"`)
+		http.Error(w, "unauthorized: "+err.Error(), http.StatusUnauthorized)
+		return
+	}
+	maxBody := b.maxBodyBytes()
+	if r.ContentLength > maxBody {
+		http.Error(w, bodyCapMessage(maxBody), http.StatusRequestEntityTooLarge)
+		return
 	}
 	var p AlertmanagerPayload
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxWebhookBytes))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	if err := dec.Decode(&p); err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			http.Error(w, bodyCapMessage(maxBody), http.StatusRequestEntityTooLarge)
+			return
+		}
 		http.Error(w, "bad payload: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -110,7 +135,16 @@ func (b *AlertmanagerBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("unsupported webhook version %q, want 4", p.Version), http.StatusBadRequest)
 		return
 	}
-	res, err := b.Publish(r.Context(), p)
+	// Refuse the whole request rather than publish a prefix: a partial
+	// publish would be silent about which alerts were dropped, and
+	// Alertmanager does not retry a 4xx, so the operator sees the error in
+	// Alertmanager's log and lowers its webhook_config max_alerts.
+	if maxAlerts := b.maxAlerts(); len(p.Alerts) > maxAlerts {
+		http.Error(w, fmt.Sprintf("%d alerts in one request exceed the bridge's cap of %d (alertmanager.max_alerts); set max_alerts: %d in Alertmanager's webhook_config",
+			len(p.Alerts), maxAlerts, maxAlerts), http.StatusRequestEntityTooLarge)
+		return
+	}
+	res, err := b.Publish(r.Context(), caller, p)
 	status := http.StatusOK
 	if err != nil {
 		res.Error = err.Error()
@@ -121,8 +155,28 @@ func (b *AlertmanagerBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(res)
 }
 
-// Publish converts and publishes every firing alert of p.
-func (b *AlertmanagerBridge) Publish(ctx context.Context, p AlertmanagerPayload) (WebhookResult, error) {
+func bodyCapMessage(max int64) string {
+	return fmt.Sprintf("request body exceeds the bridge's cap of %d bytes (alertmanager.max_body_bytes)", max)
+}
+
+func (b *AlertmanagerBridge) maxBodyBytes() int64 {
+	if b.MaxBodyBytes > 0 {
+		return b.MaxBodyBytes
+	}
+	return DefaultAlertmanagerMaxBodyBytes
+}
+
+func (b *AlertmanagerBridge) maxAlerts() int {
+	if b.MaxAlerts > 0 {
+		return b.MaxAlerts
+	}
+	return DefaultAlertmanagerMaxAlerts
+}
+
+// Publish converts and publishes every firing alert of p, delivered by the
+// authenticated caller (see alertCaller): the caller is part of each
+// alert's dedup key.
+func (b *AlertmanagerBridge) Publish(ctx context.Context, caller string, p AlertmanagerPayload) (WebhookResult, error) {
 	log := b.Logger
 	if log == nil {
 		log = slog.Default()
@@ -132,11 +186,16 @@ func (b *AlertmanagerBridge) Publish(ctx context.Context, p AlertmanagerPayload)
 		// this payload at all. Say so loudly; raise max_alerts.
 		log.Error("alertmanager truncated alerts from the webhook", "truncated", p.TruncatedAlerts, "group", p.GroupKey)
 	}
-	evs, res := b.Convert(p)
+	evs, res := b.Convert(caller, p)
 	var errs []error
 	for _, ev := range evs {
-		if _, err := Publish(ctx, b.JS, ev); err != nil {
+		ack, err := PublishWithMsgID(ctx, b.JS, ev.Event, ev.dedupKey)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", ev.ID, err))
+			continue
+		}
+		if ack.Duplicate {
+			res.Repeated++
 			continue
 		}
 		res.Published = append(res.Published, ev.ID)
@@ -145,180 +204,4 @@ func (b *AlertmanagerBridge) Publish(ctx context.Context, p AlertmanagerPayload)
 		log.Warn("alert not turned into a breach event", "fingerprint", s.Fingerprint, "alertname", s.Alertname, "reason", s.Reason)
 	}
 	return res, errors.Join(errs...)
-}
-
-// Convert builds signed events for the firing alerts of p; the rest are
-// listed as skipped with a reason.
-func (b *AlertmanagerBridge) Convert(p AlertmanagerPayload) ([]breach.Event, WebhookResult) {
-	res := WebhookResult{Published: []string{}, Skipped: []AlertSkip{}}
-	now := time.Now
-	if b.Now != nil {
-		now = b.Now
-	}
-	var out []breach.Event
-	for _, a := range p.Alerts {
-		fp := a.Fingerprint
-		if fp == "" {
-			fp = labelsFingerprint(a.Labels)
-		}
-		name := a.Labels["alertname"]
-		skip := func(reason string) {
-			res.Skipped = append(res.Skipped, AlertSkip{Fingerprint: fp, Alertname: name, Reason: reason})
-		}
-		if a.Status != "firing" {
-			skip("status " + a.Status)
-			continue
-		}
-		ev, reason := b.event(p, a, fp, now())
-		if reason != "" {
-			skip(reason)
-			continue
-		}
-		if b.KeyID != "" {
-			signed, err := breach.Sign(ev, b.Keys, b.KeyID)
-			if err != nil {
-				skip(err.Error())
-				continue
-			}
-			ev = signed
-		}
-		out = append(out, ev)
-	}
-	return out, res
-}
-
-func (b *AlertmanagerBridge) event(p AlertmanagerPayload, a Alert, fp string, now time.Time) (breach.Event, string) {
-	label := func(k string) string {
-		if v, ok := a.Labels[k]; ok {
-			return v
-		}
-		return p.CommonLabels[k]
-	}
-	botLabel := b.BotLabel
-	if botLabel == "" {
-		botLabel = "bot"
-	}
-	bot := label(botLabel)
-	if !breach.ValidToken(bot) {
-		return breach.Event{}, fmt.Sprintf("label %s %q is missing or not a subject token ([A-Za-z0-9_-]{1,64})", botLabel, bot)
-	}
-	kind := snake(label("kind"))
-	if kind == "" {
-		kind = snake(label("alertname"))
-	}
-	if kind == "" {
-		return breach.Event{}, "neither kind nor alertname label"
-	}
-	exchange := strings.ToLower(label("exchange"))
-	if exchange == "" {
-		exchange = "unknown"
-	}
-	if !exchangeRe.MatchString(exchange) {
-		return breach.Event{}, fmt.Sprintf("label exchange %q is not an exchange id", exchange)
-	}
-	src := b.Source
-	if src == "" {
-		src = "/alertmanager"
-	}
-	ev := breach.New(src, kind, breach.Data{
-		Bot:      bot,
-		Exchange: exchange,
-		KeyID:    label("key_id"),
-		Severity: b.severity(label("severity")),
-		Source:   truncateStr("alertmanager/"+a.Labels["alertname"], 200),
-		Evidence: map[string]any{
-			"alertname":     a.Labels["alertname"],
-			"labels":        publicMap(a.Labels),
-			"annotations":   publicMap(a.Annotations),
-			"starts_at":     a.StartsAt.UTC().Format(time.RFC3339),
-			"generator_url": a.GeneratorURL,
-			"fingerprint":   fp,
-			"receiver":      p.Receiver,
-			"external_url":  p.ExternalURL,
-		},
-	}, now)
-	// Deterministic: a webhook retry yields the same id, which JetStream
-	// deduplicates; a new firing of the same alert has a new startsAt.
-	ev.ID = fmt.Sprintf("alertmanager-%s-%d", fp, a.StartsAt.Unix())
-	if enc, err := json.Marshal(ev); err == nil && len(enc) > breach.MaxEventBytes-200 {
-		ev.Data.Evidence["annotations"] = map[string]string{"truncated": "annotations exceeded the event size cap"}
-	}
-	return ev, ""
-}
-
-var exchangeRe = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
-
-func (b *AlertmanagerBridge) severity(s string) breach.Severity {
-	switch strings.ToLower(s) {
-	case "critical", "page", "p1", "emergency":
-		return breach.SeverityCritical
-	case "high", "error", "p2", "major":
-		return breach.SeverityHigh
-	case "warning", "warn", "medium", "p3", "minor":
-		return breach.SeverityMedium
-	case "info", "low", "p4", "none":
-		return breach.SeverityLow
-	}
-	if b.DefaultSeverity != "" {
-		return b.DefaultSeverity
-	}
-	return breach.SeverityHigh
-}
-
-// publicMap drops labels/annotations named like secrets: the decoder would
-// refuse the whole event, and they have no business in the stream.
-func publicMap(m map[string]string) map[string]any {
-	out := map[string]any{}
-	for k, v := range m {
-		if !breach.LooksSecret(k) {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// snake turns "KeyUsedFromUnknownIP" or "key-leaked" into key_used_from_unknown_ip / key_leaked.
-func snake(s string) string {
-	var b strings.Builder
-	rs := []rune(s)
-	for i, r := range rs {
-		isUpper := r >= 'A' && r <= 'Z'
-		if isUpper && i > 0 {
-			prev := rs[i-1]
-			nextLower := i+1 < len(rs) && rs[i+1] >= 'a' && rs[i+1] <= 'z'
-			if (prev >= 'a' && prev <= 'z') || (prev >= '0' && prev <= '9') || ((prev >= 'A' && prev <= 'Z') && nextLower) {
-				b.WriteByte('_')
-			}
-		}
-		switch {
-		case isUpper:
-			b.WriteRune(r + ('a' - 'A'))
-		case (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9'):
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	out := strings.Trim(strings.Join(strings.FieldsFunc(b.String(), func(r rune) bool { return r == '_' }), "_"), "_")
-	return truncateStr(out, 64)
-}
-
-func labelsFingerprint(labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		fmt.Fprintf(h, "%s\x00%s\x00", k, labels[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func truncateStr(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

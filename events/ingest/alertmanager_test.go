@@ -1,15 +1,16 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/keyresponse/runbook/events/breach"
+	"github.com/keyresponse/runbook/integrations/httplimits"
 )
 
 const amPayload = `{
@@ -37,50 +38,33 @@ const amPayload = `{
 
 func TestAlertmanagerWebhookPublishesSignedEvents(t *testing.T) {
 	e := newEnv(t)
-	bridge := &AlertmanagerBridge{JS: e.js, Keys: testKeyring(), KeyID: "k1", BearerToken: "hook-token"}
-	srv := httptest.NewServer(bridge)
-	defer srv.Close()
+	url := serveBridge(t, &AlertmanagerBridge{JS: e.js, Keys: testKeyring(), KeyID: "k1", BearerToken: "hook-token"}, httplimits.Default)
 
-	post := func(token string) (*http.Response, WebhookResult) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewBufferString(amPayload))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+	resp, body := postAlerts(t, url, "hook-token", amPayload)
+	var res WebhookResult
+	if err := json.Unmarshal(body, &res); err != nil || resp.StatusCode != http.StatusOK || len(res.Published) != 2 || len(res.Skipped) != 2 {
+		t.Fatalf("status %d body %s", resp.StatusCode, body)
+	}
+	for _, id := range res.Published {
+		if _, err := uuid.Parse(id); err != nil {
+			t.Fatalf("event id %q is not an engine-made uuid: %v", id, err)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var res WebhookResult
-		_ = json.NewDecoder(resp.Body).Decode(&res)
-		return resp, res
 	}
-	if resp, _ := post("wrong"); resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("wrong token: %d", resp.StatusCode)
-	}
-	resp, res := post("hook-token")
-	if resp.StatusCode != http.StatusOK || len(res.Published) != 2 || len(res.Skipped) != 2 {
-		t.Fatalf("status %d result %+v", resp.StatusCode, res)
-	}
-	// Alertmanager retries a notification: the same events, deduplicated.
-	if resp, _ := post("hook-token"); resp.StatusCode != http.StatusOK {
-		t.Fatalf("retry: %d", resp.StatusCode)
+	// Alertmanager retries a notification: the same alerts, not stored twice.
+	resp, body = postAlerts(t, url, "hook-token", amPayload)
+	var retry WebhookResult
+	if err := json.Unmarshal(body, &retry); err != nil || resp.StatusCode != http.StatusOK || retry.Repeated != 2 || len(retry.Published) != 0 {
+		t.Fatalf("retry: status %d body %s", resp.StatusCode, body)
 	}
 
 	ctx := context.Background()
-	st, _ := e.js.Stream(ctx, StreamBreach)
-	info, _ := st.Info(ctx)
-	if info.State.Msgs != 2 {
-		t.Fatalf("BREACH holds %d events, want 2", info.State.Msgs)
+	got := breachEvents(t, e)
+	if len(got) != 2 {
+		t.Fatalf("BREACH holds %d events, want 2", len(got))
 	}
 	v := &breach.Verifier{Keys: testKeyring()}
-	got := map[string]breach.Event{}
-	for seq := uint64(1); seq <= 2; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
+	bySubject := map[string]breach.Event{}
+	for _, m := range got {
 		ev, err := breach.Decode(m.Subject, m.Data)
 		if err != nil {
 			t.Fatalf("%s: %v", m.Subject, err)
@@ -88,18 +72,18 @@ func TestAlertmanagerWebhookPublishesSignedEvents(t *testing.T) {
 		if err := v.Verify(ctx, ev, breach.Delivery{Subject: m.Subject, ArrivedAt: m.Time}); err != nil {
 			t.Fatalf("%s: %v", m.Subject, err)
 		}
-		got[m.Subject] = ev
+		bySubject[m.Subject] = ev
 	}
-	a, ok := got["breach.bot-1.key_used_from_unknown_ip"]
-	if !ok || a.Data.Severity != breach.SeverityCritical || a.Data.Exchange != "binance" || a.Data.KeyID != "AK1" {
-		t.Fatalf("events %v", got)
+	a, ok := bySubject["breach.bot-1.key_used_from_unknown_ip"]
+	if !ok || a.Data.Severity != breach.SeverityCritical || a.Data.Exchange != "binance" || a.Data.KeyID != "AK1" || a.Data.Evidence["caller"] != callerBearer {
+		t.Fatalf("events %v", bySubject)
 	}
 	if labels := a.Data.Evidence["labels"].(map[string]any); labels["api_password"] != nil || labels["alertname"] != "KeyUsedFromUnknownIP" {
 		t.Fatalf("labels %v", labels)
 	}
-	b, ok := got["breach.bot-2.key_leaked"]
+	b, ok := bySubject["breach.bot-2.key_leaked"]
 	if !ok || b.Data.Severity != breach.SeverityMedium || b.Data.Exchange != "binance" {
-		t.Fatalf("events %v", got)
+		t.Fatalf("events %v", bySubject)
 	}
 }
 
@@ -114,7 +98,7 @@ func TestAlertmanagerFiringAlertStartsIncident(t *testing.T) {
 	}
 	p.Alerts[1].StartsAt = time.Now()
 	p.Alerts[1].Labels["severity"] = "critical"
-	if _, err := bridge.Publish(context.Background(), p); err != nil {
+	if _, err := bridge.Publish(context.Background(), callerBearer, p); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "acks", func() bool { return c.Stats().Acked == 2 })

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/keyresponse/runbook/events/audit/redact"
+	"github.com/keyresponse/runbook/integrations/httplimits"
 )
 
 // ReadyFunc reports whether the process can do its work (nil = ready).
@@ -75,7 +76,7 @@ func Serve(addr string, h http.Handler) (*Server, error) {
 		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
 	}
 	s := &Server{
-		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second},
+		srv:  httplimits.Server(h),
 		ln:   ln,
 		done: make(chan error, 1),
 	}

@@ -133,6 +133,7 @@ func (c *Config) Check() []Problem {
 			add("approvers."+group, "empty group: nobody could approve its gates")
 		}
 	}
+	ps = append(ps, c.Alertmanager.Problems()...)
 	c.checkAllowInsecure(add)
 	return ps
 }

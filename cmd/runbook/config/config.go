@@ -31,6 +31,9 @@ type Config struct {
 	// vault_http, no_approvers. Env RUNBOOK_ALLOW_INSECURE (comma-separated)
 	// replaces it.
 	AllowInsecure []string `yaml:"allow_insecure,omitempty"`
+
+	// Alertmanager is the authenticated webhook bridge (alertmanager.go).
+	Alertmanager Alertmanager `yaml:"alertmanager,omitempty"`
 }
 
 // Temporal is how workers and the CLI reach the Temporal frontend.
