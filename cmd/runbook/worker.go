@@ -57,6 +57,9 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				searchAttributes: g.searchAttributes(),
 				logger:           slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			}
+			if es.auditKeys, err = g.auditKeys(); err != nil {
+				return err
+			}
 			events, err := connectEvents(ctx, es)
 			if err != nil {
 				return err
