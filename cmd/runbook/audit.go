@@ -83,6 +83,8 @@ Records written before audit keys (no MAC) fail unless --allow-unauthenticated.`
 			}
 			if withoutHistory {
 				fmt.Fprintln(g.stdout, "  chain heads: not checked (--without-history): records removed from the end would not show")
+			} else if res.Heads == 0 {
+				fmt.Fprintln(g.stdout, "  chain heads: none in Temporal history (incident recorded before chain heads): records removed from the end would not show")
 			} else {
 				fmt.Fprintf(g.stdout, "  chain heads: %d recorded in Temporal history, all match\n", res.Heads)
 			}
