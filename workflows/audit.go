@@ -23,6 +23,13 @@ const AuditBatchActivityName = "audit.record_batch"
 // histories recorded before them replay with one local activity per fact.
 const auditBatchVersion = "audit-facts-batched"
 
+// auditHeadVersion gates keeping the audit chain head: from it on, the
+// writer decodes the head each audit.record / audit.record_batch local
+// activity returns (its result, so already in the marker in history) and
+// the incident's state carries the last one. Histories recorded before it
+// replay without decoding anything.
+const auditHeadVersion = "audit-chain-head"
+
 // maxAuditBatch bounds the facts one local activity records.
 const maxAuditBatch = 100
 
@@ -55,6 +62,24 @@ type AuditFact struct {
 	// Key is the idempotency key, the same as events/audit's constructors
 	// use, so a replayed or retried write lands once.
 	Key string `json:"key"`
+}
+
+// AuditHead is where an incident's audit chain stood after a write: the
+// seq (= records on the subject so far), hash and audit key id of the
+// record the write produced. The audit.record activities return it, so it
+// is recorded in the incident's own Temporal history (the local activity
+// marker) at every workflow-level fact: the opening, each approval asked
+// and decided, evidence, and the close. `runbook audit verify` compares the
+// AUDIT stream with these heads: records removed from the end, a record
+// replaced, or records of the run after its close head are found even by
+// someone who can rewrite the stream. events/audit uses this type as
+// audit.Head.
+type AuditHead struct {
+	Run   string `json:"run"`
+	Seq   uint64 `json:"seq"`
+	Kind  string `json:"kind"`
+	Hash  string `json:"hash"`
+	KeyID string `json:"key_id,omitempty"`
 }
 
 // The constructors mirror events/audit/facts.go (Opened, Skipped,

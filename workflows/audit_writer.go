@@ -41,6 +41,9 @@ type auditWriter struct {
 	queue    []AuditFact
 	busy     bool
 	evidence int // evidence facts so far (keys for evidence without an id)
+	// head is the audit chain head after the last write (auditHeadVersion):
+	// the incident's state carries it, so its result holds the close head.
+	head *AuditHead
 }
 
 // startAuditWriter starts the writer coroutine. It runs on a disconnected
@@ -52,6 +55,7 @@ func startAuditWriter(ctx workflow.Context, in IncidentInput) *auditWriter {
 	workflow.Go(dctx, func(gctx workflow.Context) {
 		lctx := workflow.WithLocalActivityOptions(gctx, auditOptions)
 		batched := workflow.GetVersion(gctx, auditBatchVersion, workflow.DefaultVersion, 1) >= 1
+		heads := workflow.GetVersion(gctx, auditHeadVersion, workflow.DefaultVersion, 1) >= 1
 		for {
 			_ = workflow.Await(gctx, func() bool { return len(w.queue) > 0 })
 			n := 1
@@ -62,12 +66,20 @@ func startAuditWriter(ctx workflow.Context, in IncidentInput) *auditWriter {
 			w.queue = w.queue[n:]
 			w.busy = true
 			var err error
+			var head AuditHead
+			var got *AuditHead
+			if heads {
+				got = &head
+			}
 			if n == 1 {
-				err = workflow.ExecuteLocalActivity(lctx, AuditActivityName, facts[0]).Get(lctx, nil)
+				err = workflow.ExecuteLocalActivity(lctx, AuditActivityName, facts[0]).Get(lctx, got)
 			} else {
 				// Several facts waited (evidence of a storm, a burst of
 				// skipped steps): one local activity writes them in order.
-				err = workflow.ExecuteLocalActivity(lctx, AuditBatchActivityName, facts).Get(lctx, nil)
+				err = workflow.ExecuteLocalActivity(lctx, AuditBatchActivityName, facts).Get(lctx, got)
+			}
+			if err == nil && head.Seq > 0 {
+				w.head = &head
 			}
 			w.busy = false
 			if err != nil {

@@ -144,6 +144,10 @@ type IncidentState struct {
 	EvidenceDropped int        `json:"evidence_dropped,omitempty"`
 	Error           string     `json:"error,omitempty"`
 	AbortedBy       string     `json:"aborted_by,omitempty"`
+	// AuditHead is the audit chain head after the workflow's last audit
+	// write (the close head, in the result). Nil for histories recorded
+	// before chain heads and for incidents without an audit trail.
+	AuditHead *AuditHead `json:"audit_head,omitempty"`
 }
 
 // MaxEvidence bounds IncidentState.Evidence.

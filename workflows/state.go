@@ -198,6 +198,10 @@ func (r *run) snapshot() IncidentState {
 		out.Steps[i] = copyStep(ss)
 	}
 	out.Evidence = slices.Clone(r.st.Evidence)
+	if r.audit != nil && r.audit.head != nil {
+		h := *r.audit.head
+		out.AuditHead = &h
+	}
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -27,16 +28,27 @@ func newAuditCommand(g *globals) *cobra.Command {
 			return audit.Timeline(g.stdout, recs)
 		},
 	}
-	var file string
+	var (
+		file           string
+		allowLegacy    bool
+		withoutHistory bool
+	)
 	verify := &cobra.Command{
 		Use:   "verify INCIDENT",
-		Short: "Check the incident's hash chain; names the first altered, removed or inserted record",
+		Short: "Authenticate the incident's audit trail; names the first forged, altered, removed or inserted record",
 		Long: `verify reads the incident's records from the AUDIT stream (or, with --file, from a copy made by
-'runbook audit export') and checks every record's hash and its link to the one before.`,
+'runbook audit export') and checks every record's MAC under the engine's audit keys (the dev home's
+audit-keys, or audit.keys_file / audit.keys_env), its hash and its link to the one before, and the
+chain heads the incident's Temporal history recorded (at every workflow audit write, the close
+included): records cut off the end, replaced, or written after the close are found too.
+Records written before audit keys (no MAC) fail unless --allow-unauthenticated.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := g.auditKeys()
+			if err != nil {
+				return err
+			}
 			var recs []audit.Record
-			var err error
 			if file != "" {
 				recs, err = importAudit(file)
 			} else {
@@ -49,13 +61,39 @@ func newAuditCommand(g *globals) *cobra.Command {
 				}
 				return err
 			}
-			if err := audit.Verify(recs); err != nil {
+			opts := audit.VerifyOptions{Keys: keys.Ring, AllowLegacy: allowLegacy}
+			if !withoutHistory {
+				var runs []string
+				for _, r := range audit.Runs(recs) {
+					runs = append(runs, r[0].Run)
+				}
+				if opts.Heads, err = g.auditHeads(cmd.Context(), args[0], runs); err != nil {
+					return fmt.Errorf("%w\n(the chain heads in Temporal history are what expose records removed from the end; --without-history skips them)", err)
+				}
+			}
+			res, err := audit.VerifyTrail(recs, opts)
+			if err != nil {
 				return &exitError{code: 1, msg: fmt.Sprintf("BROKEN: %v", err)}
 			}
-			fmt.Fprintf(g.stdout, "audit chain of %s OK: %d records, last hash %s\n", args[0], len(recs), recs[len(recs)-1].Hash)
+			fmt.Fprintf(g.stdout, "audit trail of %s OK: %d records, last hash %s\n", args[0], len(recs), recs[len(recs)-1].Hash)
+			if n := res.Records - res.Legacy; n > 0 {
+				fmt.Fprintf(g.stdout, "  authenticated: records %d-%d (audit key ids %s)\n", res.Legacy+1, res.Records, strings.Join(res.KeyIDs, ", "))
+			}
+			if res.Legacy > 0 {
+				fmt.Fprintf(g.stdout, "  UNAUTHENTICATED: records 1-%d (written before audit keys; chain links, accepted by --allow-unauthenticated)\n", res.Legacy)
+			}
+			if withoutHistory {
+				fmt.Fprintln(g.stdout, "  chain heads: not checked (--without-history): records removed from the end would not show")
+			} else if res.Heads == 0 {
+				fmt.Fprintln(g.stdout, "  chain heads: none in Temporal history (incident recorded before chain heads): records removed from the end would not show")
+			} else {
+				fmt.Fprintf(g.stdout, "  chain heads: %d recorded in Temporal history, all match\n", res.Heads)
+			}
 			return nil
 		},
 	}
+	verify.Flags().BoolVar(&allowLegacy, "allow-unauthenticated", false, "accept a leading run of records written before audit keys (no MAC)")
+	verify.Flags().BoolVar(&withoutHistory, "without-history", false, "do not compare with the chain heads in the incident's Temporal history (history gone, Temporal unreachable)")
 	verify.Flags().StringVar(&file, "file", "", "verify an exported copy (JSON lines) instead of the stream")
 	var out string
 	export := &cobra.Command{

@@ -139,7 +139,12 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if s.keyring, err = ensureDevKeyring(o.home); err != nil {
 		return nil, fmt.Errorf("event signing keys: %w", err)
 	}
+	auditKeys, err := ensureDevAuditKeys(o.home)
+	if err != nil {
+		return nil, fmt.Errorf("audit keys: %w", err)
+	}
 	es := eventSettings{
+		auditKeys:        auditKeys,
 		natsURL:          s.nats.URL(),
 		conn:             ingest.ConnOptions{NKeyFile: natsauth.SeedFile(devNATSUsersDir(o.home), natsauth.RoleEngine)},
 		keyring:          s.keyring,

@@ -58,6 +58,8 @@ type eventSettings struct {
 	searchAttributes bool
 	// payloadKeys, when set, encrypt the starter's payloads like the worker's.
 	payloadKeys *temporalcodec.Keyring
+	// auditKeys sign every audit record (required: no unauthenticated trail).
+	auditKeys audit.Keys
 }
 
 // natsSide is the engine's NATS half: streams, the audit store (whose hook
@@ -78,6 +80,9 @@ func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
 	if opts.Name == "" {
 		opts.Name = "runbook"
 	}
+	if s.auditKeys.Signing == "" {
+		return nil, errors.New("no audit keys: the audit trail cannot be authenticated (audit.keys_file / RUNBOOK_AUDIT_KEYS_FILE or audit.keys_env)")
+	}
 	nc, err := ingest.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach NATS at %s: %w", s.natsURL, err)
@@ -95,7 +100,7 @@ func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
 		nc.Close()
 		return nil, fmt.Errorf("audit stream: %w", err)
 	}
-	return &natsSide{nc: nc, js: js, store: audit.NewStore(js)}, nil
+	return &natsSide{nc: nc, js: js, store: audit.NewStore(js, audit.WithKeys(s.auditKeys))}, nil
 }
 
 // wireAudit makes every action report to the audit trail and registers the

@@ -74,6 +74,9 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 				searchAttributes: g.searchAttributes(),
 				logger:           slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			}
+			if es.auditKeys, err = g.auditKeys(); err != nil {
+				return err
+			}
 			events, err := connectEvents(ctx, es)
 			if err != nil {
 				return err

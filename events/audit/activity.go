@@ -32,17 +32,23 @@ type RecordActivity struct {
 	OnAppend func(ctx context.Context, rec Record)
 }
 
-// Record appends rec. A malformed record is a non-retryable InvalidParams
-// error; a NATS problem is retryable.
-func (a *RecordActivity) Record(ctx context.Context, rec Record) error {
+// Record appends rec and returns the stored record. A malformed record is
+// a non-retryable InvalidParams error; a NATS problem is retryable.
+func (a *RecordActivity) Record(ctx context.Context, rec Record) (Record, error) {
 	if rec.IncidentID == "" || rec.Key == "" || !rec.Kind.Known() {
 		_, err := a.Store.Append(ctx, rec) // produces the descriptive error
-		return activities.NonRetryable(activities.ErrInvalidParams, err)
+		return Record{}, activities.NonRetryable(activities.ErrInvalidParams, err)
 	}
 	rec.Run = runOf(ctx, rec.Run)
 	stored, err := a.Store.Append(ctx, rec)
 	if err == nil && a.OnAppend != nil {
 		a.OnAppend(ctx, stored)
 	}
-	return err
+	return stored, err
+}
+
+// HeadOf is the chain head a stored record stands for (what the workflow
+// keeps in its history).
+func HeadOf(r Record) Head {
+	return Head{Run: r.Run, Seq: r.Seq, Kind: string(r.Kind), Hash: r.Hash, KeyID: r.KeyID}
 }

@@ -15,7 +15,7 @@ func BenchmarkAppend(b *testing.B) {
 	if _, err := EnsureStream(context.Background(), js, StreamOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	s := NewStore(js)
+	s := NewStore(js, WithKeys(testKeys))
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {

@@ -78,7 +78,7 @@ func runSteps(ctx workflow.Context, reqs []runbooks.ActionRequest) error {
 
 func TestHookRecordsStepFactsFromActivities(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
-	store := NewStore(js)
+	store := NewStore(js, WithKeys(testKeys))
 	hook := NewHook(store)
 	reg, err := activities.NewRegistry(hookActions()...)
 	if err != nil {
@@ -181,7 +181,7 @@ func TestHookRecordsStepFactsFromActivities(t *testing.T) {
 
 func TestHookCountsFailuresWithoutFailingTheAction(t *testing.T) {
 	n, js := setup(t, StreamOptions{})
-	hook := NewHook(NewStore(js))
+	hook := NewHook(NewStore(js, WithKeys(testKeys)))
 	hook.Timeout = 500 * time.Millisecond
 	hook.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	n.srv.Shutdown() // NATS is gone: the audit write fails, the action must not
@@ -204,7 +204,7 @@ func TestHookCountsFailuresWithoutFailingTheAction(t *testing.T) {
 
 func TestRecordActivity(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
-	ra := &RecordActivity{Store: NewStore(js)}
+	ra := &RecordActivity{Store: NewStore(js, WithKeys(testKeys))}
 	var ts testsuite.WorkflowTestSuite
 	ts.SetLogger(quietLogger)
 	env := ts.NewTestActivityEnvironment()
@@ -250,7 +250,7 @@ func TestHookWritesThroughALostRequest(t *testing.T) {
 	if _, err := EnsureStream(context.Background(), js, StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	hook := NewHook(NewStore(js))
+	hook := NewHook(NewStore(js, WithKeys(testKeys)))
 	hook.Timeout, hook.TryTimeout = 4*time.Second, 300*time.Millisecond
 	hook.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg, err := activities.NewRegistry(hookActions()...)

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"sync"
 	"testing"
@@ -114,7 +115,7 @@ func TestConcurrentReadsStayUnderTheConsumerLimit(t *testing.T) {
 	if _, err := EnsureStream(context.Background(), js, StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	store := NewStore(js)
+	store := NewStore(js, WithKeys(testKeys))
 	ctx := context.Background()
 	for i := range 20 {
 		id := fmt.Sprintf("contain-key-breach:bot-%d", i)
@@ -141,3 +142,13 @@ func TestConcurrentReadsStayUnderTheConsumerLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// testKeys is the audit keyring of these tests (audittest.Keys for
+// packages outside audit: audittest imports audit).
+var testKeys = func() Keys {
+	k, err := ParseKeys("test-a="+base64.StdEncoding.EncodeToString([]byte("audit key a for tests, 32+ bytes long")), "")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()

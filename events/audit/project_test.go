@@ -43,7 +43,7 @@ const id = "contain-key-breach:bot-1"
 func TestProjectionFromTheStream(t *testing.T) {
 	js := jetStream(t)
 	ctx := context.Background()
-	store := audit.NewStore(js)
+	store := audit.NewStore(js, audit.WithKeys(audittest.Keys()))
 	for _, r := range audittest.Trail(id) {
 		if _, err := store.Append(ctx, r); err != nil {
 			t.Fatal(err)
@@ -156,7 +156,7 @@ func TestSubjectTokenRoundTrip(t *testing.T) {
 func TestSecondOccurrenceOfAnIncidentID(t *testing.T) {
 	js := jetStream(t)
 	ctx := context.Background()
-	store := audit.NewStore(js)
+	store := audit.NewStore(js, audit.WithKeys(audittest.Keys()))
 	for i, run := range []string{"run-1", "run-2"} {
 		for _, r := range []audit.Record{
 			audit.Opened(id, audit.OpenedFacts{Runbook: "contain-key-breach", Trigger: "event", TriggerEventID: "evt-" + run}),

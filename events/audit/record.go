@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -75,28 +74,36 @@ type Record struct {
 	Key      string `json:"key"`
 	PrevHash string `json:"prev_hash"`
 	Hash     string `json:"hash"`
+	// KeyID and MAC authenticate the record (keys.go): HMAC-SHA256 under
+	// the engine's audit key KeyID over the record's canonical bytes (seq
+	// and prev_hash included). Both are empty on records written before
+	// audit keys, which Verify reports as unauthenticated.
+	KeyID string `json:"key_id,omitempty"`
+	MAC   string `json:"mac,omitempty"`
 }
 
 // Attr returns one attribute ("" when absent).
 func (r Record) Attr(k string) string { return r.Attrs[k] }
 
 // ComputeHash returns "sha256:<hex>" over the canonical encoding of r with
-// Hash empty. encoding/json is canonical enough here: struct fields come out
+// Hash and MAC empty. encoding/json is canonical enough here: struct fields come out
 // in declaration order, map keys sorted, times in RFC 3339 with nanoseconds,
 // and Append stores times in UTC so a decoded record encodes identically.
-func (r Record) ComputeHash() string {
-	r.Hash = ""
-	b, err := json.Marshal(r)
-	if err != nil {
-		// Only strings, ints and a time: Marshal cannot fail on them.
-		panic(fmt.Sprintf("audit: encode record: %v", err))
-	}
-	sum := sha256.Sum256(b)
+// The hash alone proves nothing against someone who can publish on
+// audit.*: anyone can compute it. The MAC (keys.go) is what they cannot.
+func (r Record) ComputeHash() string { return hashOf(r.canonical()) }
+
+func hashOf(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
+var jsonMarshal = json.Marshal
+
 // Seal sets seq, prev_hash and hash so r follows prev in its incident's
-// chain (prev nil: r is the first record).
+// chain (prev nil: r is the first record), without a MAC: what a record
+// written before audit keys looked like, and exactly what an attacker
+// without the key can compute. Store.Append seals and then signs.
 func (r *Record) Seal(prev *Record) {
 	r.Time = r.Time.UTC()
 	if prev == nil {
@@ -104,11 +111,18 @@ func (r *Record) Seal(prev *Record) {
 	} else {
 		r.Seq, r.PrevHash = prev.Seq+1, prev.Hash
 	}
+	r.KeyID, r.MAC = "", ""
 	r.Hash = r.ComputeHash()
 }
 
-// Chain seals records in order as one incident's chain (tests and imports
-// of hand-built trails use it).
+// SealSigned is Seal followed by the MAC under k's signing key.
+func (r *Record) SealSigned(prev *Record, k Keys) error {
+	r.Seal(prev)
+	return k.sign(r)
+}
+
+// Chain seals records in order as one incident's chain without MACs
+// (a trail as written before audit keys; tests of the readers use it).
 func Chain(recs []Record) []Record {
 	out := make([]Record, len(recs))
 	for i := range recs {
@@ -120,4 +134,20 @@ func Chain(recs []Record) []Record {
 		}
 	}
 	return out
+}
+
+// ChainSigned seals and signs records in order as one incident's chain.
+func ChainSigned(recs []Record, k Keys) ([]Record, error) {
+	out := make([]Record, len(recs))
+	for i := range recs {
+		out[i] = recs[i]
+		var prev *Record
+		if i > 0 {
+			prev = &out[i-1]
+		}
+		if err := out[i].SealSigned(prev, k); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -24,7 +24,7 @@ func TestPlantedSecretsNeverReachTheStream(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
 	red := redact.New()
 	red.AddSecret(knownCanary)
-	store := NewStore(js, WithRedactor(red))
+	store := NewStore(js, WithKeys(testKeys), WithRedactor(red))
 
 	// Facts written directly, with the secret under a secret-looking key,
 	// inside free text, and as the actor.

@@ -23,6 +23,7 @@ type Store struct {
 	js       jetstream.JetStream
 	redactor *redact.Redactor
 	now      func() time.Time
+	keys     Keys // signs every record; a Store without keys refuses to append
 
 	mu     sync.Mutex
 	stream jetstream.Stream // looked up once; the handle holds no state that goes stale
@@ -47,6 +48,10 @@ type Option func(*Store)
 
 // WithRedactor replaces redact.Default.
 func WithRedactor(r *redact.Redactor) Option { return func(s *Store) { s.redactor = r } }
+
+// WithKeys sets the audit keys every record is signed with. Required:
+// Append refuses to write an unauthenticated record.
+func WithKeys(k Keys) Option { return func(s *Store) { s.keys = k } }
 
 // WithClock sets the clock used for records without a time (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
@@ -89,6 +94,9 @@ func (s *Store) Append(ctx context.Context, rec Record) (Record, error) {
 	if !rec.Kind.Known() {
 		return Record{}, fmt.Errorf("audit: unknown record kind %q", rec.Kind)
 	}
+	if _, ok := s.keys.Ring[s.keys.Signing]; !ok || s.keys.Signing == "" {
+		return Record{}, errors.New("audit: no audit signing key: the store was built without audit keys (WithKeys)")
+	}
 	rec.Attrs = s.redactor.Map(rec.Attrs)
 	rec.Actor = s.redactor.String(rec.Actor)
 	if rec.Time.IsZero() {
@@ -108,7 +116,9 @@ func (s *Store) Append(ctx context.Context, rec Record) (Record, error) {
 			return prev, nil
 		}
 		r := rec
-		r.Seal(c.last)
+		if err := r.SealSigned(c.last, s.keys); err != nil {
+			return Record{}, err
+		}
 		data, err := json.Marshal(r)
 		if err != nil {
 			return Record{}, fmt.Errorf("audit: encode: %w", err)

@@ -38,7 +38,7 @@ func evidence(id string, i int) Record {
 
 func TestAppendBuildsAVerifiableChain(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
-	s := NewStore(js)
+	s := NewStore(js, WithKeys(testKeys))
 	mustAppend(t, s, Opened(incident, OpenedFacts{Runbook: "contain-key-breach", RunbookHash: "sha256:ab", Trigger: "event", TriggerEventID: "evt-0"}))
 	for i := 1; i < 150; i++ {
 		mustAppend(t, s, evidence(incident, i))
@@ -77,7 +77,7 @@ func TestConcurrentAppendersKeepOneChain(t *testing.T) {
 	const writers, perWriter, procs = 6, 20, 3
 	stores := make([]*Store, procs)
 	for i := range stores {
-		stores[i] = NewStore(n.connect(t)) // one connection and cache per "worker process"
+		stores[i] = NewStore(n.connect(t), WithKeys(testKeys)) // one connection and cache per "worker process"
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, procs*writers)
@@ -138,7 +138,7 @@ func TestConcurrentAppendersKeepOneChain(t *testing.T) {
 func TestReappendIsANoOp(t *testing.T) {
 	n, js := setup(t, StreamOptions{})
 	ctx := context.Background()
-	s := NewStore(js)
+	s := NewStore(js, WithKeys(testKeys))
 	open := Opened(incident, OpenedFacts{Runbook: "contain-key-breach", Trigger: "manual", StartedBy: "alice"})
 	first := mustAppend(t, s, open)
 	mustAppend(t, s, StepFact(incident, "freeze", StepStarted, 1, false, map[string]string{"action": "bot.freeze"}))
@@ -151,7 +151,7 @@ func TestReappendIsANoOp(t *testing.T) {
 		t.Fatalf("re-append returned seq %d hash %s, want the first record", got.Seq, got.Hash)
 	}
 	// Another process with an empty cache (a worker restart): still a no-op.
-	if got := mustAppend(t, NewStore(n.connect(t)), again); got.Seq != 1 {
+	if got := mustAppend(t, NewStore(n.connect(t), WithKeys(testKeys)), again); got.Seq != 1 {
 		t.Fatalf("re-append from a new store returned seq %d", got.Seq)
 	}
 	// Past JetStream's duplicate window the Msg-Id no longer helps; the key
@@ -165,7 +165,7 @@ func TestReappendIsANoOp(t *testing.T) {
 	if _, err := js.Publish(ctx, Subject(incident), data); err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range []*Store{s, NewStore(n.connect(t))} {
+	for _, st := range []*Store{s, NewStore(n.connect(t), WithKeys(testKeys))} {
 		if got := mustAppend(t, st, evidence(incident, 7)); got.Seq != late.Seq {
 			t.Fatalf("late re-append stored a new record #%d", got.Seq)
 		}
@@ -173,7 +173,7 @@ func TestReappendIsANoOp(t *testing.T) {
 	// Two processes racing to write the same fact: one record.
 	var wg sync.WaitGroup
 	for range 4 {
-		st := NewStore(n.connect(t))
+		st := NewStore(n.connect(t), WithKeys(testKeys))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -189,7 +189,7 @@ func TestReappendIsANoOp(t *testing.T) {
 	}
 	// A store that wrote the close forgets the incident's keys; a retried
 	// close is still a no-op and late evidence still chains on.
-	s2 := NewStore(n.connect(t))
+	s2 := NewStore(n.connect(t), WithKeys(testKeys))
 	if got := mustAppend(t, s2, Closed(incident, "succeeded", "")); got.Seq != 4 {
 		t.Fatalf("retried close stored as #%d", got.Seq)
 	}
@@ -203,7 +203,7 @@ func TestReappendIsANoOp(t *testing.T) {
 
 func TestAppendRejectsMalformedRecords(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
-	s := NewStore(js)
+	s := NewStore(js, WithKeys(testKeys))
 	for _, r := range []Record{
 		{Kind: IncidentOpened, Key: "opened"},
 		{IncidentID: incident, Kind: "incident.renamed", Key: "x"},
@@ -218,7 +218,7 @@ func TestAppendRejectsMalformedRecords(t *testing.T) {
 func TestStreamRefusesRemoval(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
 	ctx := context.Background()
-	s := NewStore(js)
+	s := NewStore(js, WithKeys(testKeys))
 	mustAppend(t, s, Opened(incident, OpenedFacts{Runbook: "r", Trigger: "manual"}))
 	mustAppend(t, s, evidence(incident, 1))
 	st, err := js.Stream(ctx, StreamName)

@@ -16,6 +16,17 @@ const (
 	// Inserted: a record does not follow the one before it (wrong
 	// prev_hash, repeated or backwards seq, another incident's record).
 	Inserted Problem = "inserted"
+	// Unauthenticated: the record's MAC is missing, does not match, or is
+	// under a key id the keyring does not hold: it was not written by the
+	// engine (appended through NATS, or altered and re-hashed).
+	Unauthenticated Problem = "not authenticated by the engine"
+	// AfterClose: an authenticated-looking chain continues past the close
+	// head the incident's Temporal history recorded for the same run.
+	AfterClose Problem = "written after close"
+	// Legacy: records written before audit keys (no key id, no MAC): their
+	// chain links, but anyone who could publish on audit.* could have
+	// written them. Refused unless VerifyOptions.AllowLegacy.
+	Legacy Problem = "unauthenticated (written before audit keys)"
 )
 
 // VerifyError names the first bad record of a chain.
@@ -39,16 +50,17 @@ func (e *VerifyError) Error() string {
 // records cannot be shown to be intact.
 var ErrNoRecords = errors.New("audit: no records")
 
-// Verify checks one incident's records in the order they were stored:
+// Verify checks the structure of one incident's chain only, in the order the records were stored:
 // every hash matches its record, seq runs 1, 2, 3… without a gap or repeat,
 // every prev_hash is the hash of the record before, and all records belong
 // to the same incident. It returns nil or a *VerifyError naming the first
 // bad record.
 //
-// What the chain cannot show on its own: records cut off the end (the
-// trail just looks shorter; an incident without incident.closed is either
-// running or truncated) and a whole forged chain appended by someone with
-// publish rights on audit.* — guard those with NATS permissions.
+// Structure proves nothing against someone who can publish on audit.*:
+// the hashes are unkeyed, so a forged record appended with a correct
+// prev_hash and hash passes. VerifyTrail is the check that authenticates
+// (MACs under the engine's keys, chain heads from Temporal history); the
+// readers (status, report) use Verify only to say whether the chain links.
 func Verify(recs []Record) error {
 	if len(recs) == 0 {
 		return ErrNoRecords

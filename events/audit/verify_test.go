@@ -57,7 +57,7 @@ func roundTrip(t *testing.T, recs []Record) []Record {
 
 func TestVerifyOnExportedCopy(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
-	trail(t, NewStore(js))
+	trail(t, NewStore(js, WithKeys(testKeys)))
 	orig := roundTrip(t, mustLoad(t, js, incident))
 	if err := Verify(orig); err != nil {
 		t.Fatalf("untouched export: %v", err)
@@ -174,7 +174,7 @@ func TestVerifyCatchesRewrittenSubject(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, js := setup(t, StreamOptions{AllowRemoval: true})
-			recs := trail(t, NewStore(js))
+			recs := trail(t, NewStore(js, WithKeys(testKeys)))
 			if err := Verify(mustLoad(t, js, incident)); err != nil {
 				t.Fatalf("before tampering: %v", err)
 			}

@@ -17,20 +17,32 @@ import (
 // payload round trip, so a function taking Record would be called with an
 // AuditFact and fail on every write. RecordFact also serves the regular
 // (server round trip) form, since the JSON of both types is the same.
-func (a *RecordActivity) RecordFact(ctx context.Context, f workflows.AuditFact) error {
-	return a.Record(ctx, FromWorkflow(f))
+//
+// It returns the chain head after the write: the workflow keeps it, and as
+// the local activity's result it is in the incident's Temporal history,
+// where `runbook audit verify` compares the stream against it.
+func (a *RecordActivity) RecordFact(ctx context.Context, f workflows.AuditFact) (workflows.AuditHead, error) {
+	stored, err := a.Record(ctx, FromWorkflow(f))
+	if err != nil {
+		return workflows.AuditHead{}, err
+	}
+	return HeadOf(stored), nil
 }
 
 // RecordFacts is audit.record_batch (workflows.AuditBatchActivityName):
 // the facts in order, each exactly as RecordFact would write it. A retry
 // after a partial write is safe: Store.Append is idempotent per fact.
-func (a *RecordActivity) RecordFacts(ctx context.Context, fs []workflows.AuditFact) error {
+// It returns the head after the last fact.
+func (a *RecordActivity) RecordFacts(ctx context.Context, fs []workflows.AuditFact) (workflows.AuditHead, error) {
+	var last Record
 	for _, f := range fs {
-		if err := a.Record(ctx, FromWorkflow(f)); err != nil {
-			return err
+		stored, err := a.Record(ctx, FromWorkflow(f))
+		if err != nil {
+			return workflows.AuditHead{}, err
 		}
+		last = stored
 	}
-	return nil
+	return HeadOf(last), nil
 }
 
 // FromWorkflow converts a workflow's fact into a Record (seq and hashes

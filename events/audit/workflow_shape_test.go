@@ -36,7 +36,7 @@ func jsonNames(t reflect.Type) []string {
 // Store.Append seals), and a fact decodes into a Record field for field.
 func TestWorkflowFactHasRecordShape(t *testing.T) {
 	want := slices.DeleteFunc(jsonNames(reflect.TypeOf(Record{})), func(n string) bool {
-		return n == "seq" || n == "prev_hash" || n == "hash"
+		return n == "seq" || n == "prev_hash" || n == "hash" || n == "key_id" || n == "mac"
 	})
 	if got := jsonNames(reflect.TypeOf(workflows.AuditFact{})); !slices.Equal(got, want) {
 		t.Fatalf("AuditFact JSON fields %v, Record's caller-filled fields %v", got, want)
@@ -146,7 +146,7 @@ func runAudited(t *testing.T, store *Store, recordFn, batchFn any) workflows.Inc
 // and verifies and projects.
 func TestWorkflowFactsLandInTheTrail(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
-	store := NewStore(js)
+	store := NewStore(js, WithKeys(testKeys))
 	ra := &RecordActivity{Store: store}
 	st := runAudited(t, store, ra.RecordFact, ra.RecordFacts)
 	if st.Status != workflows.StatusSucceeded {
@@ -209,11 +209,11 @@ func TestWorkflowFactsLandInTheTrail(t *testing.T) {
 // (audit failures never fail it) but its own facts are missing.
 func TestRecordCannotServeTheLocalActivity(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
-	store := NewStore(js)
+	store := NewStore(js, WithKeys(testKeys))
 	ra := &RecordActivity{Store: store}
 	st := runAudited(t, store, ra.Record, func(ctx context.Context, recs []Record) error {
 		for _, r := range recs {
-			if err := ra.Record(ctx, r); err != nil {
+			if _, err := ra.Record(ctx, r); err != nil {
 				return err
 			}
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyresponse/runbook/activities"
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/audit/audittest"
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/natsdev"
@@ -163,7 +164,7 @@ func TestMetricsEndpoint_OneIncident(t *testing.T) {
 	// The incident's audit trail: opened from an event at t0, contained by
 	// the freeze 300 ms later, closed.
 	js := startNATS(t)
-	store := audit.NewStore(js)
+	store := audit.NewStore(js, audit.WithKeys(audittest.Keys()))
 	obs := &IncidentObserver{Metrics: m, Load: func(ctx context.Context, id string) ([]audit.Record, error) { return audit.Load(ctx, js, id) }}
 	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	facts := []audit.Record{

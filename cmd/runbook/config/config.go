@@ -17,6 +17,7 @@ type Config struct {
 	Temporal  Temporal            `yaml:"temporal,omitempty"`
 	NATS      NATS                `yaml:"nats,omitempty"`
 	Events    Events              `yaml:"events,omitempty"`
+	Audit     Audit               `yaml:"audit,omitempty"`
 	Limits    Limits              `yaml:"limits,omitempty"`
 	Runbooks  Runbooks            `yaml:"runbooks,omitempty"`
 	Approvers map[string][]string `yaml:"approvers,omitempty"`
@@ -73,6 +74,20 @@ type NATS struct {
 	User        string `yaml:"user,omitempty"`
 	PasswordEnv string `yaml:"password_env,omitempty"`
 	TokenEnv    string `yaml:"token_env,omitempty"`
+}
+
+// Audit is where the audit-record keys come from (docs/security-audit.md):
+// a keyring file or the name of an environment variable holding one, never
+// the secret itself. `runbook worker` refuses to start without one.
+type Audit struct {
+	// KeysFile holds "id=base64secret" lines (mode 0600), the format of
+	// events.keys_file; env RUNBOOK_AUDIT_KEYS_FILE.
+	KeysFile string `yaml:"keys_file,omitempty"`
+	// KeysEnv names an environment variable holding the keyring.
+	KeysEnv string `yaml:"keys_env,omitempty"`
+	// SigningKeyID is the key new records are signed with (required when
+	// the keyring holds several: key rotation); env RUNBOOK_AUDIT_KEY_ID.
+	SigningKeyID string `yaml:"signing_key_id,omitempty"`
 }
 
 // Events configure breach-event authenticity.

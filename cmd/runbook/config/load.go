@@ -71,6 +71,8 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	set(&c.NATS.URL, "RUNBOOK_NATS_URL")
 	c.applyNATSAuthEnv(getenv)
 	set(&c.Events.KeysFile, "RUNBOOK_EVENT_KEYS_FILE")
+	set(&c.Audit.KeysFile, "RUNBOOK_AUDIT_KEYS_FILE")
+	set(&c.Audit.SigningKeyID, "RUNBOOK_AUDIT_KEY_ID")
 	set(&c.Metrics.Addr, "RUNBOOK_METRICS_ADDR")
 	if v := getenv("RUNBOOK_MAX_AUTO_INCIDENTS"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {

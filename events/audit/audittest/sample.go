@@ -3,6 +3,7 @@
 package audittest
 
 import (
+	"encoding/base64"
 	"time"
 
 	"github.com/keyresponse/runbook/events/audit"
@@ -63,4 +64,14 @@ func Trail(id string) []audit.Record {
 		with(audit.Skipped(id, "unfreeze_bot", "verify_key did not succeed"), 101100),
 		with(audit.Closed(id, "failed", "step verify_key failed"), 101200),
 	}
+}
+
+// Keys is an audit keyring for tests ("test-a", fixed secret): records
+// appended by a Store built WithKeys(audittest.Keys()) verify with it.
+func Keys() audit.Keys {
+	k, err := audit.ParseKeys("test-a="+base64.StdEncoding.EncodeToString([]byte("audit key a for tests, 32+ bytes long")), "")
+	if err != nil {
+		panic(err)
+	}
+	return k
 }
