@@ -12,6 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/natsauth"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
 	"github.com/keyresponse/runbook/workflows"
 )
@@ -96,8 +97,10 @@ func TestE2E_AuditForgedAppendAfterCloseIsNamed(t *testing.T) {
 		t.Log(strings.TrimSpace(r.stderr))
 	}
 
-	// When: the attacker appends through NATS.
-	nc, err := nats.Connect(stack.nats.URL())
+	// When: the attacker appends through NATS, with a credential that may
+	// publish on AUDIT (the admin's: the publisher and operator users
+	// cannot, see events/natsauth).
+	nc, err := nats.Connect(stack.nats.URL(), devNATSUser(t, home, natsauth.RoleAdmin))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/audit/audittest"
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/events/natsauth"
@@ -198,7 +199,7 @@ func TestOperatorReadsTheAuditTrailOnly(t *testing.T) {
 	s := startServer(t)
 	_, engine := s.connect(t, natsauth.RoleEngine)
 	incident := "contain-key-breach:bot-1"
-	if _, err := audit.NewStore(engine).Append(shortCtx(t), audit.Record{IncidentID: incident, Kind: audit.IncidentOpened, Key: "opened"}); err != nil {
+	if _, err := audit.NewStore(engine, audit.WithKeys(audittest.Keys())).Append(shortCtx(t), audit.Record{IncidentID: incident, Kind: audit.IncidentOpened, Key: "opened"}); err != nil {
 		t.Fatal(err)
 	}
 	errs := &asyncErrs{}
