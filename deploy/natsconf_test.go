@@ -23,7 +23,7 @@ import (
 
 // The passwords the NATS configs read from the environment ($NAME). Tests
 // set dummies; the conf parser fails on an unset variable.
-var natsConfEnv = []string{"RUNBOOK_NATS_PASSWORD", "BREACH_PUBLISHER_PASSWORD", "NATS_SYSTEM_PASSWORD"}
+var natsConfEnv = []string{"RUNBOOK_NATS_PASSWORD", "BREACH_PUBLISHER_PASSWORD", "NATS_SYSTEM_PASSWORD", "NATS_ADMIN_PASSWORD", "NATS_OPERATOR_PASSWORD"}
 
 func setNATSEnv(t *testing.T) {
 	for _, v := range natsConfEnv {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keyresponse/runbook/cmd/runbook/config"
+	"github.com/keyresponse/runbook/events/audit/audittest"
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/integrations/natsdev"
@@ -39,7 +40,7 @@ func TestAlertmanagerBridgeMutualTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Stop()
-	events, err := connectEvents(context.Background(), eventSettings{natsURL: ns.URL()})
+	events, err := connectEvents(context.Background(), eventSettings{natsURL: ns.URL(), auditKeys: audittest.Keys()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,9 @@ func startExternalStack(t *testing.T) *externalStack {
 	if _, err := temporalcodec.LoadOrCreateKeyFile(filepath.Join(s.home, "payload-keys"), "k1"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ensureDevAuditKeys(s.home); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ensureDevKeyring(s.home); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +108,7 @@ allow_insecure: [no_approvers]
 temporal: {address: %q, namespace: default, task_queue: ext}
 nats: {url: %q}
 events: {keys_file: %s}
+audit: {keys_file: %s}
 secrets: {backend: file, dir: %s}
 exchanges:
   - {name: binance, exchange: binance, base_url: %q, management_key_ref: binance/management, engine_ips: [127.0.0.1]}
@@ -122,7 +126,7 @@ bots:
 oncall:
   people: [{name: dana, phone: "+15550100007", role: primary}]
   twilio: {from: "+15550109999", base_url: %q}
-`, s.home, s.temporal.HostPort(), s.nats.URL(), keyringFile(s.home), filepath.Join(s.home, "secrets"), acct.BaseURL,
+`, s.home, s.temporal.HostPort(), s.nats.URL(), keyringFile(s.home), auditKeysFile(s.home), filepath.Join(s.home, "secrets"), acct.BaseURL,
 		s.bot.URL(), subAccountRef("binance", acct.Sub), demoBotIP, secretsFile, demoBotIP, s.sms.URL())
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -106,10 +106,17 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
+// payloadKeyEnv gives the worker under test the keys every engine process
+// requires: a payload key and an audit key (both through the environment).
 func payloadKeyEnv(t *testing.T) {
 	k := make([]byte, 32)
 	rand.Read(k)
 	t.Setenv("RUNBOOK_PAYLOAD_KEYS", "test="+base64.StdEncoding.EncodeToString(k))
+	dir := t.TempDir()
+	if _, err := ensureDevAuditKeys(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RUNBOOK_AUDIT_KEYS_FILE", auditKeysFile(dir))
 }
 
 // temporal.tls (mTLS) and temporal.api_key_env reach the wire from both a

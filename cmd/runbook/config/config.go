@@ -76,7 +76,7 @@ type NATS struct {
 	TokenEnv    string `yaml:"token_env,omitempty"`
 }
 
-// Audit is where the audit-record keys come from (docs/security-audit.md):
+// Audit is where the audit-record keys come from (docs/security.md, "The audit trail"):
 // a keyring file or the name of an environment variable holding one, never
 // the secret itself. `runbook worker` refuses to start without one.
 type Audit struct {
