@@ -84,6 +84,9 @@ var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // Source only when the text is not YAML at all; ok is false when there is
 // nothing to validate further (no YAML, an empty file, an alias bomb).
 func readSource(file string, src []byte) (s *Source, problems []Problem, ok bool) {
+	if ps := sizeProblem(file, src); ps != nil {
+		return nil, ps, false
+	}
 	doc, err := decodeYAML(src)
 	if err != nil {
 		p := Problem{File: file, Message: err.Error()}
@@ -98,7 +101,7 @@ func readSource(file string, src []byte) (s *Source, problems []Problem, ok bool
 		return s, []Problem{{File: file, Line: 1, Col: 1, Message: "empty runbook"}}, false
 	}
 	c := &converter{file: file, index: s.index, budget: maxNodes}
-	s.value = c.convert(doc.Content[0], "", 0, 0)
+	s.value = c.convert(doc.Content[0], "", 0, 0, 0)
 	if c.exhausted {
 		return s, c.problems, false
 	}
