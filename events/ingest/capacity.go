@@ -116,14 +116,22 @@ func (w *CapacityWatcher) record(info *jetstream.StreamInfo) {
 		u.Fill = max(u.Fill, float64(st.Msgs)/float64(cfg.MaxMsgs))
 		u.AtLimit = u.AtLimit || int64(st.Msgs) >= cfg.MaxMsgs
 	}
+	// front is the sequence the stream's oldest message has or will have:
+	// everything before it was removed.
+	front := st.FirstSeq
+	if st.Msgs == 0 {
+		front = st.LastSeq + 1
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	prev, seen := w.first[cfg.Name]
 	u.Discarded = w.usage[cfg.Name].Discarded
-	if seen && cfg.Discard == jetstream.DiscardOld && u.AtLimit && st.FirstSeq > prev {
-		u.Discarded += st.FirstSeq - prev
+	// The first reading is the baseline: what was removed before this
+	// process watched is not counted again at every restart.
+	if seen && cfg.Discard == jetstream.DiscardOld && u.AtLimit && front > prev {
+		u.Discarded += front - prev
 	}
-	w.first[cfg.Name] = st.FirstSeq
+	w.first[cfg.Name] = front
 	w.usage[cfg.Name] = u
 }
 
