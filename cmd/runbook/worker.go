@@ -44,7 +44,12 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				return err
 			}
 			defer c.Close()
+			streams, err := streamSettingsFrom(g.mustCfg().Streams)
+			if err != nil {
+				return err
+			}
 			es := eventSettings{
+				streams: streams,
 				natsURL: ep.NATS,
 				conn:    natsConnOptions(ep.NATS, "runbook-worker"),
 
@@ -62,6 +67,7 @@ from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE.`,
 				return err
 			}
 			defer events.close()
+			metrics.Registry().MustRegister(observability.StreamCollector(events.capacity.Usage, ingest.PublishRefused))
 			store, err := g.secretStore(ctx, events.js)
 			if err != nil {
 				return err

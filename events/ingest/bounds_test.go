@@ -179,21 +179,21 @@ func usageOf(t *testing.T, w *CapacityWatcher, stream string) StreamUsage {
 
 // A prefetch byte limit below the stream's message cap would stall the
 // consumer on the first large message: it is refused, naming the setting.
-func TestPrefetchBytesBelowMessageCapIsRefused(t *testing.T) {
+func TestFetchBytesBelowMessageCapIsRefused(t *testing.T) {
 	e := newEnv(t)
 	_, err := NewConsumer(context.Background(), e.js, Config{
 		Verifier: &breach.Verifier{Keys: testKeyring()}, Starter: &fakeStarter{},
-		Runbooks: func() []LoadedRunbook { return nil }, PrefetchBytes: 64 << 10,
+		Runbooks: func() []LoadedRunbook { return nil }, FetchBytes: 64 << 10,
 	})
-	if err == nil || !strings.Contains(err.Error(), "PrefetchBytes") {
-		t.Fatalf("err %v, want a refusal naming PrefetchBytes", err)
+	if err == nil || !strings.Contains(err.Error(), "FetchBytes") {
+		t.Fatalf("err %v, want a refusal naming FetchBytes", err)
 	}
 }
 
 // With the smallest allowed prefetch, maximum-size messages still flow.
 func TestSmallPrefetchStillDeliversLargeMessages(t *testing.T) {
 	e := newEnv(t)
-	c, _ := e.runConsumer(&fakeStarter{}, func(cfg *Config) { cfg.PrefetchBytes = MaxMessageBytes })
+	c, _ := e.runConsumer(&fakeStarter{}, func(cfg *Config) { cfg.FetchBytes = MaxMessageBytes })
 	for i := 0; i < 4; i++ {
 		e.publishRaw("breach.bot-1.key_leaked", []byte(strings.Repeat("z", MaxMessageBytes-1024)), "big-"+strconv.Itoa(i))
 	}

@@ -18,6 +18,7 @@ type Config struct {
 	NATS      NATS                `yaml:"nats,omitempty"`
 	Events    Events              `yaml:"events,omitempty"`
 	Limits    Limits              `yaml:"limits,omitempty"`
+	Streams   Streams             `yaml:"streams,omitempty"`
 	Runbooks  Runbooks            `yaml:"runbooks,omitempty"`
 	Approvers map[string][]string `yaml:"approvers,omitempty"`
 	HTTP      HTTP                `yaml:"http,omitempty"`
