@@ -1,6 +1,10 @@
 package runbooks
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+	"os"
+)
 
 // Resource limits of the loader. A runbook is hand-written text a few KB
 // long; these bounds are far above any real one and exist so that a hostile
@@ -27,4 +31,23 @@ func sizeProblem(file string, src []byte) []Problem {
 	}
 	return []Problem{{File: file, Line: 1, Col: 1,
 		Message: fmt.Sprintf("runbook file is %d bytes, over the %d-byte limit (MaxSourceBytes)", len(src), MaxSourceBytes)}}
+}
+
+// ReadFile reads a runbook file, refusing one over MaxSourceBytes without
+// reading the rest of it (os.ReadFile would load a multi-gigabyte file whole
+// before the size check could refuse it).
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxSourceBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxSourceBytes {
+		return nil, fmt.Errorf("runbook file is over the %d-byte limit (MaxSourceBytes)", MaxSourceBytes)
+	}
+	return src, nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 
@@ -24,9 +23,9 @@ func Hash(src []byte) string {
 
 // Load reads and parses a runbook file (see Parse).
 func Load(path string) (*Runbook, *Source, error) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return Parse(path, src)
 }

@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,27 @@ func TestValidateSizeLimit(t *testing.T) {
 	}
 	if _, _, err := Parse("big.yaml", src); err == nil || !strings.Contains(err.Error(), "byte limit") {
 		t.Fatalf("Parse: %v, want the size limit", err)
+	}
+}
+
+// ReadFile refuses a file over MaxSourceBytes without loading it whole.
+func TestReadFileSizeLimit(t *testing.T) {
+	dir := t.TempDir()
+	big := dir + "/big.yaml"
+	if err := os.WriteFile(big, make([]byte, MaxSourceBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(big); err == nil || !strings.Contains(err.Error(), "over the 1048576-byte limit") {
+		t.Fatalf("ReadFile: %v, want the size limit", err)
+	}
+	if _, _, err := Load(big); err == nil || !strings.Contains(err.Error(), big) {
+		t.Fatalf("Load: %v, want the size limit naming the file", err)
+	}
+	ok := dir + "/ok.yaml"
+	if err := os.WriteFile(ok, []byte("name: ok\nsteps: [{id: a, action: core.wait, with: {duration: 1s}}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load(ok); err != nil {
+		t.Fatalf("Load of a small file: %v", err)
 	}
 }
