@@ -69,3 +69,32 @@ func BenchmarkValidateNested(b *testing.B) {
 		}
 	}
 }
+
+// wideRunbook writes n top-level steps, each referring to a step that does
+// not exist: every finding looks for a "did you mean" among all step ids.
+func wideRunbook(size int) []byte {
+	var b strings.Builder
+	b.WriteString("name: wide\nsteps:\n")
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "  - {id: step_%d, action: notify.console, when: steps.nosuch_%d.ok, with: {message: hi}}\n", i, i)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkValidateWide: many steps with unknown references (hints were
+// quadratic in the number of steps: 370 KB took 10 s).
+//
+//	go test -run '^$' -bench ValidateWide -benchmem ./runbooks/
+func BenchmarkValidateWide(b *testing.B) {
+	cat := testCatalog()
+	for _, kb := range []int{10, 50, 120, 360} {
+		src := wideRunbook(kb << 10)
+		b.Run(fmt.Sprintf("size=%dKB", kb), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(src)))
+			for i := 0; i < b.N; i++ {
+				Validate("wide.yaml", src, cat)
+			}
+		})
+	}
+}

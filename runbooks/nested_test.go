@@ -110,3 +110,24 @@ func TestReadFileSizeLimit(t *testing.T) {
 		t.Fatalf("Load of a small file: %v", err)
 	}
 }
+
+// Every unknown step reference is reported; hints are given while the
+// comparison budget lasts (a small file always gets them), never a stall.
+func TestValidateWideUnknownReferences(t *testing.T) {
+	src := wideRunbook(360 << 10)
+	n := strings.Count(string(src), "  - {id:")
+	ps := Validate("wide.yaml", src, testCatalog())
+	if len(ps) != n {
+		t.Fatalf("%d problems for %d steps with an unknown reference", len(ps), n)
+	}
+	for i, p := range ps {
+		if !strings.Contains(p.Message, fmt.Sprintf("nosuch_%d", i)) || p.Line != i+3 {
+			t.Fatalf("problem %d = %s, want step nosuch_%d at line %d", i, p, i, i+3)
+		}
+	}
+	small := "name: s\nsteps:\n  - {id: lock, action: notify.console, with: {message: hi}}\n  - {id: b, action: notify.console, when: steps.lokc.ok, with: {message: hi}}\n"
+	ps = Validate("s.yaml", []byte(small), testCatalog())
+	if len(ps) != 1 || !strings.Contains(ps[0].Message, "did you mean lock?") {
+		t.Fatalf("got %v, want the hint for lock", ps)
+	}
+}

@@ -55,3 +55,19 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// maxHintComparisons bounds how many candidate names one validation compares
+// for "did you mean" hints over the runbook's own names (step ids, inputs):
+// each unknown reference is compared with every id, so a generated file of
+// N steps each naming a missing step cost N² edit distances (4,000 steps,
+// 370 KB: 10 s). Past the budget findings keep their message, without a hint.
+const maxHintComparisons = 200_000
+
+// hint is didYouMean within the checker's comparison budget.
+func (v *checker) hint(s string, candidates func() []string, n int) string {
+	if v.hintBudget < n {
+		return ""
+	}
+	v.hintBudget -= n
+	return didYouMean(s, candidates())
+}
