@@ -48,12 +48,25 @@ func TestOversizedDeadLetterKeepsPrefixAndHash(t *testing.T) {
 		t.Errorf("error %q does not say the body was truncated", e)
 	}
 
+	// An oversized body naming a secret-looking field in its prefix is
+	// withheld: it was never parsed, so nothing else redacted it.
+	secret := []byte(`{"data":{"evidence":{"api_secret":"LEAKED-SECRET-VALUE","pad":"` + strings.Repeat("B", 100<<10) + `"}}}`)
+	e.publishRaw("breach.bot-1.key_leaked", secret, "huge-secret")
+	waitFor(t, "secret dead letter", func() bool { return c.Stats().DeadLettered[breach.ReasonOversized] == 2 })
+	m = e.dlq()[1]
+	if strings.Contains(string(m.Data), "LEAKED-SECRET-VALUE") || m.Header.Get(HeaderDlqRedacted) != "true" || m.Header.Get(HeaderDlqTruncated) != "true" {
+		t.Errorf("oversized secret-bearing body copied: %q redacted=%q", m.Data, m.Header.Get(HeaderDlqRedacted))
+	}
+	if e := m.Header.Get(HeaderDlqError); !strings.Contains(e, "body truncated to nothing") {
+		t.Errorf("error %q does not say the body was withheld", e)
+	}
+
 	// A body within the event limit is kept whole (it can be fixed and
 	// republished), however bad it is otherwise.
 	small := []byte(`{"specversion":"1.0",` + strings.Repeat(" ", 10<<10))
 	e.publishRaw("breach.bot-1.key_leaked", small, "bad-2")
-	waitFor(t, "second dead letter", func() bool { return c.Stats().DeadLetteredTotal() == 2 })
-	m = e.dlq()[1]
+	waitFor(t, "third dead letter", func() bool { return c.Stats().DeadLetteredTotal() == 3 })
+	m = e.dlq()[2]
 	if string(m.Data) != string(small) || m.Header.Get(HeaderDlqTruncated) != "" {
 		t.Errorf("a %d-byte body was not kept whole: %d bytes, truncated=%q", len(small), len(m.Data), m.Header.Get(HeaderDlqTruncated))
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -69,13 +70,22 @@ func deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, 
 	if body := msg.Data(); len(body) > breach.MaxEventBytes {
 		sum := sha256.Sum256(body)
 		out.Data = body[:DLQBodyPrefixBytes]
-		if reason == breach.ReasonSecretField {
+		// An oversized body was never parsed, so the secret-field check
+		// never ran on it: a prefix naming a secret-looking field is
+		// withheld rather than copied into the DLQ.
+		if reason == breach.ReasonSecretField || prefixLooksSecret(out.Data) {
 			out.Data = []byte(`{"redacted":"body withheld: it carried a secret-looking field"}`)
+			out.Header.Set(HeaderDlqRedacted, "true")
 		}
 		out.Header.Set(HeaderDlqTruncated, "true")
 		out.Header.Set(HeaderDlqBodySize, strconv.Itoa(len(body)))
 		out.Header.Set(HeaderDlqBodySHA256, hex.EncodeToString(sum[:]))
-		errText = fmt.Sprintf("%s; body truncated to its first %d of %d bytes (sha256 %x)", errText, len(out.Data), len(body), sum)
+		// First, so the header's 1 KiB cap never cuts it off.
+		kept := fmt.Sprintf("its first %d", DLQBodyPrefixBytes)
+		if out.Header.Get(HeaderDlqRedacted) != "" {
+			kept = "nothing (secret-looking field in the prefix)"
+		}
+		errText = fmt.Sprintf("body truncated to %s of %d bytes (sha256 %x); %s", kept, len(body), sum, errText)
 	}
 	out.Header.Set(HeaderDlqReason, string(reason))
 	out.Header.Set(HeaderDlqError, headerSafe(errText))
@@ -119,6 +129,20 @@ func copyHeaders(out *nats.Msg, h nats.Header) {
 			out.Header.Add(k, v)
 		}
 	}
+}
+
+// jsonKey matches a JSON object key in possibly cut-off JSON text.
+var jsonKey = regexp.MustCompile(`"([^"\\]{1,128})"\s*:`)
+
+// prefixLooksSecret reports whether a body prefix names a secret-looking
+// field (breach.LooksSecret) anywhere.
+func prefixLooksSecret(prefix []byte) bool {
+	for _, m := range jsonKey.FindAllSubmatch(prefix, -1) {
+		if breach.LooksSecret(string(m[1])) {
+			return true
+		}
+	}
+	return false
 }
 
 // headerSafe keeps a header value on one line and bounded.
