@@ -199,7 +199,20 @@ func TestStreamFiles_MeetProductionRules(t *testing.T) {
 			t.Errorf("nats/streams/%s.json: %s", name, p)
 		}
 	}
-	audit := loadStreamFiles(t, "nats/streams")["AUDIT"]
+	// Breach events come from outside the engine: their streams are
+	// bounded in bytes and messages (one 3 s burst of large events once
+	// wrote 4 GB), with the discard policy the code argues for.
+	files := loadStreamFiles(t, "nats/streams")
+	for name, discard := range map[string]jetstream.DiscardPolicy{ingest.StreamBreach: ingest.BreachDiscard, ingest.StreamDLQ: ingest.DLQDiscard} {
+		c := files[name]
+		if c.MaxBytes <= 0 || c.MaxMsgs <= 0 || c.MaxMsgSize <= 0 {
+			t.Errorf("nats/streams/%s.json: max_bytes %d, max_msgs %d, max_msg_size %d: all must be bounded", name, c.MaxBytes, c.MaxMsgs, c.MaxMsgSize)
+		}
+		if c.Discard != discard {
+			t.Errorf("nats/streams/%s.json: discard %s, want %s (see events/ingest/streams.go)", name, c.Discard, discard)
+		}
+	}
+	audit := files["AUDIT"]
 	if !audit.DenyDelete || !audit.DenyPurge {
 		t.Errorf("AUDIT must deny delete and purge: deny_delete=%v deny_purge=%v", audit.DenyDelete, audit.DenyPurge)
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 
@@ -24,9 +23,9 @@ func Hash(src []byte) string {
 
 // Load reads and parses a runbook file (see Parse).
 func Load(path string) (*Runbook, *Source, error) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return Parse(path, src)
 }
@@ -84,6 +83,9 @@ var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // Source only when the text is not YAML at all; ok is false when there is
 // nothing to validate further (no YAML, an empty file, an alias bomb).
 func readSource(file string, src []byte) (s *Source, problems []Problem, ok bool) {
+	if ps := sizeProblem(file, src); ps != nil {
+		return nil, ps, false
+	}
 	doc, err := decodeYAML(src)
 	if err != nil {
 		p := Problem{File: file, Message: err.Error()}
@@ -98,7 +100,7 @@ func readSource(file string, src []byte) (s *Source, problems []Problem, ok bool
 		return s, []Problem{{File: file, Line: 1, Col: 1, Message: "empty runbook"}}, false
 	}
 	c := &converter{file: file, index: s.index, budget: maxNodes}
-	s.value = c.convert(doc.Content[0], "", 0, 0)
+	s.value = c.convert(doc.Content[0], "", 0, 0, 0)
 	if c.exhausted {
 		return s, c.problems, false
 	}

@@ -117,8 +117,9 @@ type converter struct {
 	index    map[string]nodePos
 	problems []Problem
 	budget   int
-	// exhausted is set when the alias budget ran out: the document is
-	// hostile or broken and nothing else about it is worth reporting.
+	// exhausted is set when the alias budget or the depth limit ran out:
+	// the document is hostile or broken and nothing else about it is worth
+	// reporting.
 	exhausted bool
 }
 
@@ -126,7 +127,12 @@ func (c *converter) problem(line, col int, field, format string, args ...any) {
 	c.problems = append(c.problems, Problem{File: c.file, Line: line, Col: col, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-func (c *converter) convert(n *yaml.Node, path string, keyLine, keyCol int) any {
+// convert turns node n (at field path, depth collections deep) into a JSON
+// value.
+func (c *converter) convert(n *yaml.Node, path string, keyLine, keyCol, depth int) any {
+	if c.exhausted {
+		return nil
+	}
 	c.budget--
 	if c.budget < 0 {
 		if !c.exhausted {
@@ -146,14 +152,20 @@ func (c *converter) convert(n *yaml.Node, path string, keyLine, keyCol int) any 
 		target = n.Alias
 	}
 	pos.collection = target.Kind == yaml.MappingNode || target.Kind == yaml.SequenceNode
+	if pos.collection && depth >= MaxDepth {
+		c.exhausted = true
+		c.problems = []Problem{{File: c.file, Line: n.Line, Col: n.Column, Field: path,
+			Message: fmt.Sprintf("nesting deeper than %d levels (MaxDepth); parallel groups cannot be nested and params this deep are not a runbook", MaxDepth)}}
+		return nil
+	}
 	c.index[path] = pos
 	switch target.Kind {
 	case yaml.MappingNode:
-		return c.mapping(target, path)
+		return c.mapping(target, path, depth+1)
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(target.Content))
 		for i, item := range target.Content {
-			out = append(out, c.convert(item, joinIndex(path, i), item.Line, item.Column))
+			out = append(out, c.convert(item, joinIndex(path, i), item.Line, item.Column, depth+1))
 		}
 		return out
 	case yaml.ScalarNode:
@@ -167,7 +179,7 @@ func (c *converter) convert(n *yaml.Node, path string, keyLine, keyCol int) any 
 	}
 }
 
-func (c *converter) mapping(n *yaml.Node, path string) any {
+func (c *converter) mapping(n *yaml.Node, path string, depth int) any {
 	out := make(map[string]any, len(n.Content)/2)
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -189,7 +201,7 @@ func (c *converter) mapping(n *yaml.Node, path string) any {
 			continue
 		}
 		seen[k.Value] = k.Line
-		out[k.Value] = c.convert(v, child, k.Line, k.Column)
+		out[k.Value] = c.convert(v, child, k.Line, k.Column, depth)
 	}
 	return out
 }

@@ -236,7 +236,7 @@ func (v *checker) checkChain(c chain, ctx exprCtx) string {
 	switch c.root {
 	case "inputs":
 		if _, ok := v.inputs[c.props[0]]; !ok {
-			return fmt.Sprintf("undeclared input %q%s", c.props[0], didYouMean(c.props[0], v.inputNames()))
+			return fmt.Sprintf("undeclared input %q%s", c.props[0], v.hint(c.props[0], v.inputNames, len(v.rb.Inputs)))
 		}
 	case "steps":
 		return v.checkStepRef(c, ctx)
@@ -311,12 +311,15 @@ func outputMismatch(spec ActionSpec, stepID, name string) string {
 // stepHint suggests a similar id; ids with '-' need index syntax because
 // steps.a-b parses as steps.a minus b.
 func (v *checker) stepHint(id string) string {
+	if v.hintBudget < len(v.stepIDs) {
+		return ""
+	}
 	for _, other := range v.stepIDs {
 		if strings.HasPrefix(other, id+"-") {
 			return fmt.Sprintf(" (for id %q write steps[%q])", other, other)
 		}
 	}
-	return didYouMean(id, v.stepIDs)
+	return v.hint(id, func() []string { return v.stepIDs }, len(v.stepIDs))
 }
 
 func (v *checker) inputNames() []string {

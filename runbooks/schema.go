@@ -246,24 +246,39 @@ func schemaProblem(s *Source, e *jsonschema.ValidationError) []Problem {
 
 // instancePath turns a JSON pointer's tokens into a field path, writing
 // array positions as [i] (a token is an index only where the value is a
-// list: a params key may well be "2").
+// list: a params key may well be "2"). It builds the path in one buffer:
+// joining token by token copied the prefix each time, and with a finding at
+// every level of a deep document that was cubic in the depth.
 func instancePath(root any, tokens []string) string {
-	path, cur := "", root
+	var b strings.Builder
+	cur := root
+	key := func(t string) {
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(t)
+	}
 	for _, t := range tokens {
 		switch v := cur.(type) {
 		case []any:
 			i, err := strconv.Atoi(t)
 			if err != nil || i < 0 || i >= len(v) {
-				return joinKey(path, t)
+				key(t)
+				return b.String()
 			}
-			path, cur = joinIndex(path, i), v[i]
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(i))
+			b.WriteByte(']')
+			cur = v[i]
 		case map[string]any:
-			path, cur = joinKey(path, t), v[t]
+			key(t)
+			cur = v[t]
 		default:
-			path, cur = joinKey(path, t), nil
+			key(t)
+			cur = nil
 		}
 	}
-	return path
+	return b.String()
 }
 
 func ratString(r *big.Rat) string {

@@ -7,7 +7,13 @@ import "fmt"
 // be a plausible typo.
 func closest(s string, candidates []string) (string, bool) {
 	best, bestD := "", -1
+	// One edit for short words, a few more for long dotted names: "a0" must
+	// not suggest "id", "revoke_kye" should suggest "revoke_key".
+	limit := 1 + len(s)/8
 	for _, c := range candidates {
+		if diff := len(c) - len(s); diff > limit || -diff > limit {
+			continue // the distance is at least the length difference
+		}
 		d := editDistance(s, c)
 		if bestD < 0 || d < bestD || (d == bestD && c < best) {
 			best, bestD = c, d
@@ -16,9 +22,6 @@ func closest(s string, candidates []string) (string, bool) {
 	if bestD < 0 {
 		return "", false
 	}
-	// One edit for short words, a few more for long dotted names: "a0" must
-	// not suggest "id", "revoke_kye" should suggest "revoke_key".
-	limit := 1 + len(s)/8
 	return best, bestD <= limit && bestD > 0
 }
 
@@ -54,4 +57,20 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// maxHintComparisons bounds how many candidate names one validation compares
+// for "did you mean" hints over the runbook's own names (step ids, inputs):
+// each unknown reference is compared with every id, so a generated file of
+// N steps each naming a missing step cost N² edit distances (4,000 steps,
+// 370 KB: 10 s). Past the budget findings keep their message, without a hint.
+const maxHintComparisons = 50_000
+
+// hint is didYouMean within the checker's comparison budget.
+func (v *checker) hint(s string, candidates func() []string, n int) string {
+	if v.hintBudget < n {
+		return ""
+	}
+	v.hintBudget -= n
+	return didYouMean(s, candidates())
 }

@@ -38,7 +38,7 @@ func (v *checker) checkTriggers() {
 		for _, k := range names {
 			field := joinKey(path+".inputs", k)
 			if _, ok := v.inputs[k]; !ok {
-				v.key(field, "trigger sets undeclared input %q%s", k, didYouMean(k, v.inputNames()))
+				v.key(field, "trigger sets undeclared input %q%s", k, v.hint(k, v.inputNames, len(v.rb.Inputs)))
 				continue
 			}
 			v.checkTemplates(t.Inputs[k], field, ctx)

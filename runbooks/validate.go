@@ -51,10 +51,12 @@ type checker struct {
 	stepIDs  []string
 	inputs   map[string]Input
 	actions  []string
+	// hintBudget is what is left of maxHintComparisons.
+	hintBudget int
 }
 
 func newChecker(rb *Runbook, s *Source, cat Catalog) *checker {
-	v := &checker{rb: rb, s: s, cat: cat, file: s.File, steps: map[string]*stepInfo{}, inputs: map[string]Input{}}
+	v := &checker{rb: rb, s: s, cat: cat, file: s.File, steps: map[string]*stepInfo{}, inputs: map[string]Input{}, hintBudget: maxHintComparisons}
 	if cat != nil {
 		for _, a := range cat.Actions() {
 			v.actions = append(v.actions, a.Name)

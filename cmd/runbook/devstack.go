@@ -163,6 +163,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if s.events, err = connectEvents(ctx, es); err != nil {
 		return nil, err
 	}
+	s.metrics.Registry().MustRegister(observability.StreamCollector(s.events.capacity.Usage, ingest.PublishRefused))
 	if s.sms, err = startDevSMS(o.home, o.oncall, o.console); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,8 @@ type eventSettings struct {
 	payloadKeys *temporalcodec.Keyring
 	// auditKeys sign every audit record (required: no unauthenticated trail).
 	auditKeys audit.Keys
+	// streams bounds the breach streams and the consumer's prefetch.
+	streams streamSettings
 }
 
 // natsSide is the engine's NATS half: streams, the audit store (whose hook
@@ -71,6 +73,9 @@ type natsSide struct {
 	consumer *ingest.Consumer
 	cancel   context.CancelFunc
 	done     chan error
+	// capacity reads the breach streams' fill (runbook_stream_* metrics).
+	capacity     *ingest.CapacityWatcher
+	stopCapacity context.CancelFunc
 }
 
 // connectEvents connects to NATS and makes sure every stream exists.
@@ -92,7 +97,7 @@ func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
 		nc.Close()
 		return nil, err
 	}
-	if err := ingest.EnsureStreams(ctx, js); err != nil {
+	if err := ingest.EnsureStreamsWith(ctx, js, s.streams.storage); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("breach streams: %w", err)
 	}
@@ -100,7 +105,9 @@ func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
 		nc.Close()
 		return nil, fmt.Errorf("audit stream: %w", err)
 	}
-	return &natsSide{nc: nc, js: js, store: audit.NewStore(js, audit.WithKeys(s.auditKeys))}, nil
+	n := &natsSide{nc: nc, js: js, store: audit.NewStore(js, audit.WithKeys(s.auditKeys))}
+	n.watchCapacity(s.streams)
+	return n, nil
 }
 
 // wireAudit makes every action report to the audit trail and registers the
@@ -175,6 +182,7 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 		Limiter:      lim,
 		RequireMatch: true,
 		BatchSize:    s.batchSize,
+		FetchBytes:   s.streams.fetchBytes,
 		Logger:       s.logger,
 	})
 	if err != nil {
@@ -196,6 +204,9 @@ func (n *natsSide) close() {
 		case <-n.done:
 		case <-time.After(5 * time.Second):
 		}
+	}
+	if n.stopCapacity != nil {
+		n.stopCapacity()
 	}
 	n.nc.Close()
 }

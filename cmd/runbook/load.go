@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,7 +39,7 @@ func (g *globals) loadRunbook(ref string) (*loadedRunbook, error) {
 
 func (g *globals) findRunbook(ref string) (string, []byte, error) {
 	if strings.ContainsRune(ref, os.PathSeparator) || strings.HasSuffix(ref, ".yaml") || strings.HasSuffix(ref, ".yml") {
-		src, err := os.ReadFile(ref)
+		src, err := runbooks.ReadFile(ref)
 		if err != nil {
 			return "", nil, fmt.Errorf("runbook file: %w", err)
 		}
@@ -46,8 +48,12 @@ func (g *globals) findRunbook(ref string) (string, []byte, error) {
 	for _, dir := range g.runbookDirs() {
 		for _, ext := range []string{".yaml", ".yml"} {
 			p := filepath.Join(dir, ref+ext)
-			if src, err := os.ReadFile(p); err == nil {
+			src, err := runbooks.ReadFile(p)
+			if err == nil {
 				return p, src, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return "", nil, fmt.Errorf("runbook file %s: %w", p, err)
 			}
 		}
 	}

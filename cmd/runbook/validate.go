@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +20,7 @@ func newValidateCommand(g *globals) *cobra.Command {
 			}
 			all := []runbooks.Problem{}
 			for _, file := range args {
-				src, err := os.ReadFile(file)
+				src, err := runbooks.ReadFile(file)
 				if err != nil {
 					all = append(all, runbooks.Problem{File: file, Message: err.Error()})
 					continue

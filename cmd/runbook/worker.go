@@ -61,7 +61,12 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 				return err
 			}
 			defer c.Close()
+			streams, err := streamSettingsFrom(g.mustCfg().Streams)
+			if err != nil {
+				return err
+			}
 			es := eventSettings{
+				streams: streams,
 				natsURL: ep.NATS,
 				conn:    natsConn,
 
@@ -82,6 +87,7 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 				return err
 			}
 			defer events.close()
+			metrics.Registry().MustRegister(observability.StreamCollector(events.capacity.Usage, ingest.PublishRefused))
 			store, err := g.secretStore(ctx, events.js)
 			if err != nil {
 				return err

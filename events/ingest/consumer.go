@@ -55,6 +55,15 @@ type Config struct {
 	// event at 256, 0.1 at 1024), which hides Temporal's latency. Default
 	// 1024.
 	BatchSize int
+	// FetchBytes bounds each pull request the consumer sends the server
+	// in bytes, alongside the message count (pullMaxMessages): without it a
+	// prefetch of 2 x BatchSize messages of up to MaxMessageBytes each could
+	// buffer a gigabyte in the worker. It must be at least MaxMessageBytes
+	// (a smaller limit could never fetch a maximum-size message and the
+	// consumer would stall), so NewConsumer refuses less. Typical events are
+	// about 1 KB, so the default never limits an ordinary storm. Default
+	// DefaultFetchBytes (8 MiB).
+	FetchBytes int
 	// VerifyConcurrency bounds decode+verify goroutines per batch. The
 	// replay claim is a KV round trip; concurrent claims pipeline over one
 	// connection. Default 64.
@@ -85,6 +94,9 @@ type Config struct {
 	// buffer. Tests use it to decide exactly what a batch holds.
 	beforeBatch func()
 }
+
+// DefaultFetchBytes is Config.FetchBytes's default.
+const DefaultFetchBytes = 8 << 20
 
 var defaultBackoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute}
 
@@ -130,6 +142,12 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config) (*Cons
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1024
+	}
+	if cfg.FetchBytes == 0 {
+		cfg.FetchBytes = DefaultFetchBytes
+	}
+	if cfg.FetchBytes < MaxMessageBytes {
+		return nil, fmt.Errorf("ingest: FetchBytes %d is below the stream's message cap %d: the consumer could never fetch a maximum-size message", cfg.FetchBytes, MaxMessageBytes)
 	}
 	if cfg.VerifyConcurrency <= 0 {
 		cfg.VerifyConcurrency = 64
@@ -222,7 +240,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// server restart is not terminal: the client reconnects and resumes.
 	fatal := make(chan error, 1)
 	cc, err := c.cons.Consume(col.add,
-		jetstream.PullMaxMessages(pullMaxMessages(c.cfg.BatchSize)),
+		jetstream.PullMaxMessagesWithBytesLimit(pullMaxMessages(c.cfg.BatchSize), c.cfg.FetchBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConnectionClosed) || errors.Is(err, jetstream.ErrBadRequest) {
 				select {

@@ -3,7 +3,10 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,5 +43,38 @@ func PublishWithMsgID(ctx context.Context, js jetstream.JetStream, ev breach.Eve
 	msg := nats.NewMsg(ev.NATSSubject())
 	msg.Data = body
 	msg.Header.Set("Content-Type", ContentType)
-	return js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(StreamBreach))
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(StreamBreach))
+	if isStreamFull(err) {
+		publishRefused.Add(1)
+		return nil, fmt.Errorf("%w: %w", ErrStreamFull, err)
+	}
+	return ack, err
 }
+
+// ErrStreamFull is a publish BREACH refused because it is at its MaxBytes or
+// MaxMsgs (discard new): the event was not stored; retry later and page
+// whoever runs NATS.
+var ErrStreamFull = errors.New("publish refused: stream " + StreamBreach + " is full")
+
+// publishRefused counts this process's publishes refused as ErrStreamFull
+// (the Alertmanager bridge, runbook publish). Publishers outside the engine
+// see their own refusals; the capacity watcher shows the stream at its limit.
+var publishRefused atomic.Uint64
+
+// PublishRefused is how many of this process's publishes were refused
+// because BREACH was full.
+func PublishRefused() uint64 { return publishRefused.Load() }
+
+// isStreamFull recognises the server's answer to a publish over a
+// DiscardNew stream's limits (JSStreamStoreFailedF with the store's
+// "maximum bytes/messages exceeded").
+func isStreamFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != jsStreamStoreFailed {
+		return false
+	}
+	return strings.Contains(apiErr.Description, "maximum bytes exceeded") || strings.Contains(apiErr.Description, "maximum messages exceeded")
+}
+
+// jsStreamStoreFailed is the server's JSStreamStoreFailedF error code.
+const jsStreamStoreFailed jetstream.ErrorCode = 10077

@@ -49,6 +49,29 @@ var (
 		"Acks or naks the NATS server did not confirm.", nil, nil)
 )
 
+// Descriptors of the breach streams' fill against their limits, read from
+// ingest.CapacityWatcher by StreamCollector at scrape time, and of this
+// process's publishes refused because BREACH was full. Label values are the
+// stream names BREACH and BREACH_DLQ.
+var (
+	descStreamBytes = prometheus.NewDesc(namespace+"_stream_bytes",
+		"Bytes stored in a breach stream (BREACH, BREACH_DLQ).", []string{"stream"}, nil)
+	descStreamMaxBytes = prometheus.NewDesc(namespace+"_stream_max_bytes",
+		"The stream's MaxBytes limit (-1: unlimited).", []string{"stream"}, nil)
+	descStreamMessages = prometheus.NewDesc(namespace+"_stream_messages",
+		"Messages stored in a breach stream.", []string{"stream"}, nil)
+	descStreamMaxMessages = prometheus.NewDesc(namespace+"_stream_max_messages",
+		"The stream's MaxMsgs limit (-1: unlimited).", []string{"stream"}, nil)
+	descStreamFill = prometheus.NewDesc(namespace+"_stream_fill_ratio",
+		"The larger of bytes/MaxBytes and messages/MaxMsgs: at 1 BREACH refuses publishes (discard new) and BREACH_DLQ drops its oldest dead letters (discard old).", []string{"stream"}, nil)
+	descStreamAtLimit = prometheus.NewDesc(namespace+"_stream_at_limit",
+		"1 while the next maximum-size message would not fit the stream: it is refusing (discard new) or dropping (discard old).", []string{"stream", "discard"}, nil)
+	descStreamDiscarded = prometheus.NewDesc(namespace+"_stream_discarded_total",
+		"Messages a discard-old stream (BREACH_DLQ) dropped at its limit, counted by this process's watcher.", []string{"stream"}, nil)
+	descPublishRefused = prometheus.NewDesc(namespace+"_breach_publish_refused_total",
+		"Breach events this process (Alertmanager bridge, runbook publish) could not publish because BREACH was full.", nil, nil)
+)
+
 // Metrics holds the engine's own metrics. Create one per process with
 // NewMetrics and pass it where events are observed.
 type Metrics struct {

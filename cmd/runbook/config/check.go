@@ -54,6 +54,7 @@ func (c *Config) Check() []Problem {
 	if c.Limits.Global < 0 || c.Limits.PerExchange < 0 {
 		add("limits", "caps cannot be negative")
 	}
+	ps = append(ps, c.Streams.check()...)
 	switch c.Secrets.Backend {
 	case "", "file", "nats-kv":
 	case "vault":

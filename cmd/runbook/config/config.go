@@ -19,6 +19,7 @@ type Config struct {
 	Events    Events              `yaml:"events,omitempty"`
 	Audit     Audit               `yaml:"audit,omitempty"`
 	Limits    Limits              `yaml:"limits,omitempty"`
+	Streams   Streams             `yaml:"streams,omitempty"`
 	Runbooks  Runbooks            `yaml:"runbooks,omitempty"`
 	Approvers map[string][]string `yaml:"approvers,omitempty"`
 	HTTP      HTTP                `yaml:"http,omitempty"`

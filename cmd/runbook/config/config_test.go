@@ -63,3 +63,14 @@ func TestEnvironmentOverridesTheFile(t *testing.T) {
 		t.Errorf("after env: %+v", c)
 	}
 }
+
+func TestStreamsLimitsCannotBeNegative(t *testing.T) {
+	c := &Config{Streams: Streams{BreachMaxBytes: -1, FetchBytes: -5}}
+	got := map[string]bool{}
+	for _, p := range c.Check() {
+		got[p.Field] = true
+	}
+	if !got["streams.breach_max_bytes"] || !got["streams.fetch_bytes"] || got["streams.dlq_max_msgs"] {
+		t.Fatalf("problems %v: want streams.breach_max_bytes and streams.fetch_bytes only", got)
+	}
+}
