@@ -137,7 +137,7 @@ func (g *globals) loadAudit(cmd *cobra.Command, id string) ([]audit.Record, erro
 		return nil, err
 	}
 	defer nc.Close()
-	recs, err := audit.Load(cmd.Context(), js, id)
+	recs, err := audit.Load(cmd.Context(), js, id, audit.DirectReads())
 	if err != nil {
 		return nil, err
 	}

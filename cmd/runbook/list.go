@@ -81,7 +81,7 @@ func newListCommand(g *globals) *cobra.Command {
 			if nc, js, err := g.connectNATS(cmd.Context(), natsauth.RoleOperator); err != nil {
 				auditErr = err
 			} else {
-				views, auditErr = audit.ListIncidents(cmd.Context(), js)
+				views, auditErr = audit.ListIncidents(cmd.Context(), js, audit.DirectReads())
 				nc.Close()
 			}
 			if asJSON {

@@ -96,7 +96,7 @@ func printAuditSummary(ctx context.Context, g *globals, id string) {
 		return
 	}
 	defer nc.Close()
-	recs, err := audit.Load(ctx, js, id)
+	recs, err := audit.Load(ctx, js, id, audit.DirectReads())
 	if err != nil || len(recs) == 0 {
 		return
 	}

@@ -30,7 +30,7 @@ type stored struct {
 // closing 1,000 incidents at once read past that. So whole-trail reads
 // take one of readSlots, and delete their consumer when done instead of
 // leaving it to expire.
-func readFrom(ctx context.Context, st jetstream.Stream, filter string, start uint64) ([]stored, error) {
+func readFrom(ctx context.Context, st jetstream.Stream, filter string, start uint64, o readOptions) ([]stored, error) {
 	var last uint64
 	if m, err := st.GetLastMsgForSubject(ctx, filter); err == nil {
 		last = m.Sequence
@@ -40,10 +40,31 @@ func readFrom(ctx context.Context, st jetstream.Stream, filter string, start uin
 	if last == 0 || last < start {
 		return nil, nil
 	}
-	if start > 1 {
+	if start > 1 || o.direct {
 		return readDirect(ctx, st, filter, start, last)
 	}
 	return readOrdered(ctx, st, filter, last)
+}
+
+// ReadOption tunes how Load and ListIncidents read.
+type ReadOption func(*readOptions)
+
+type readOptions struct{ direct bool }
+
+// DirectReads reads whole trails by direct gets only, never through a
+// consumer: for readers that may not create consumers on AUDIT (the
+// operator role of events/natsauth). A consumer's deliver subject is not
+// checked against its creator's permissions, so a "read-only" user allowed
+// to create consumers could have the server push audit records into
+// breach.> or a KV bucket.
+func DirectReads() ReadOption { return func(o *readOptions) { o.direct = true } }
+
+func readOpts(opts []ReadOption) readOptions {
+	var o readOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
 }
 
 // readSlots bounds the whole-trail reads (consumers) in flight in this
@@ -127,12 +148,12 @@ func readDirect(ctx context.Context, st jetstream.Stream, filter string, start, 
 // Load returns every record of one incident in stream order. A message on
 // the incident's subject that is not a record is returned as a *VerifyError
 // naming its position, since only tampering puts one there.
-func Load(ctx context.Context, js jetstream.JetStream, incidentID string) ([]Record, error) {
+func Load(ctx context.Context, js jetstream.JetStream, incidentID string, opts ...ReadOption) ([]Record, error) {
 	st, err := js.Stream(ctx, StreamName)
 	if err != nil {
 		return nil, fmt.Errorf("audit stream: %w", err)
 	}
-	msgs, err := readFrom(ctx, st, Subject(incidentID), 1)
+	msgs, err := readFrom(ctx, st, Subject(incidentID), 1, readOpts(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -154,12 +175,12 @@ func records(incidentID string, msgs []stored) ([]Record, error) {
 // ListIncidents rebuilds the view of every incident occurrence from the
 // whole stream (for `runbook list` and `status`), newest first. It reads the stream once;
 // the audit stream holds facts, not bulk data, so this stays small.
-func ListIncidents(ctx context.Context, js jetstream.JetStream) ([]IncidentView, error) {
+func ListIncidents(ctx context.Context, js jetstream.JetStream, opts ...ReadOption) ([]IncidentView, error) {
 	st, err := js.Stream(ctx, StreamName)
 	if err != nil {
 		return nil, fmt.Errorf("audit stream: %w", err)
 	}
-	msgs, err := readFrom(ctx, st, SubjectPrefix+"*", 1)
+	msgs, err := readFrom(ctx, st, SubjectPrefix+"*", 1, readOpts(opts))
 	if err != nil {
 		return nil, err
 	}

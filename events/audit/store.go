@@ -205,7 +205,7 @@ func (s *Store) catchUp(ctx context.Context, c *chain, subject string) error {
 	case tip.Sequence == c.streamSeq:
 		return nil
 	}
-	msgs, err := readFrom(ctx, st, subject, c.streamSeq+1)
+	msgs, err := readFrom(ctx, st, subject, c.streamSeq+1, readOptions{})
 	if err != nil {
 		return err
 	}

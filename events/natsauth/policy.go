@@ -79,10 +79,12 @@ func PermissionsOf(r Role) Permissions {
 	panic(fmt.Sprintf("natsauth: unknown role %q", r))
 }
 
-// auditReadAPI is the JetStream API an audit reader needs: stream info,
-// direct and stored-message gets, and short-lived (ordered) consumers to
-// read a whole trail. No create/update/delete of the stream, no publish
-// on audit subjects.
+// auditReadAPI is the JetStream API an audit reader needs: stream info and
+// direct and stored-message gets (audit.DirectReads). No consumers: the
+// server does not check a consumer's deliver subject against its creator's
+// permissions, so a reader allowed to create one could have AUDIT pushed
+// into breach.> or a KV bucket. No create/update/delete of the stream, no
+// publish on audit subjects.
 func auditReadAPI() []string {
 	s := audit.StreamName
 	return []string{
@@ -91,11 +93,6 @@ func auditReadAPI() []string {
 		"$JS.API.STREAM.MSG.GET." + s,
 		"$JS.API.DIRECT.GET." + s,
 		"$JS.API.DIRECT.GET." + s + ".>",
-		"$JS.API.CONSUMER.CREATE." + s,
-		"$JS.API.CONSUMER.CREATE." + s + ".>",
-		"$JS.API.CONSUMER.INFO." + s + ".>",
-		"$JS.API.CONSUMER.MSG.NEXT." + s + ".>",
-		"$JS.API.CONSUMER.DELETE." + s + ".>",
 	}
 }
 

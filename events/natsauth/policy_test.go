@@ -207,11 +207,11 @@ func TestOperatorReadsTheAuditTrailOnly(t *testing.T) {
 
 	// Given an operator, when it reads the trail, then it gets it (direct
 	// gets and an ordered consumer, as `runbook audit` reads).
-	recs, err := audit.Load(shortCtx(t), js, incident)
+	recs, err := audit.Load(shortCtx(t), js, incident, audit.DirectReads())
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("operator read %d records: %v", len(recs), err)
 	}
-	if _, err := audit.ListIncidents(shortCtx(t), js); err != nil {
+	if _, err := audit.ListIncidents(shortCtx(t), js, audit.DirectReads()); err != nil {
 		t.Fatalf("operator lists incidents: %v", err)
 	}
 
@@ -227,6 +227,15 @@ func TestOperatorReadsTheAuditTrailOnly(t *testing.T) {
 	}
 	if _, err := js.CreateStream(refusedCtx(t), jetstream.StreamConfig{Name: "MINE", Subjects: []string{"mine.>"}}); err == nil {
 		t.Fatal("operator created a stream")
+	}
+	// Nor a consumer: a push consumer's deliver subject is not checked
+	// against its creator's permissions, so one delivering into breach.>
+	// would let a reader write breach events.
+	if _, err := js.CreateOrUpdateConsumer(refusedCtx(t), audit.StreamName, jetstream.ConsumerConfig{Durable: "spy", DeliverSubject: "breach.bot-1.key_leaked"}); err == nil {
+		t.Fatal("operator created a push consumer on AUDIT delivering into breach.>")
+	}
+	if _, err := js.OrderedConsumer(refusedCtx(t), audit.StreamName, jetstream.OrderedConsumerConfig{}); err == nil {
+		t.Fatal("operator created a consumer on AUDIT")
 	}
 	if _, err := js.Stream(refusedCtx(t), ingest.StreamBreach); err == nil {
 		t.Fatal("operator read BREACH's info")

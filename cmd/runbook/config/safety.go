@@ -32,7 +32,9 @@ func (c *Config) Unsafe() []Problem {
 			ps = append(ps, Problem{Field: field, Message: msg + " (a lab may accept this with allow_insecure: [" + override + "])"})
 		}
 	}
-	if c.Temporal.TLS == nil && c.Temporal.Address != "" && !loopbackHostPort(c.Temporal.Address) {
+	// An API key alone is TLS too: the client never sends it in clear
+	// (temporalTransportOf), as Temporal Cloud configs have no tls block.
+	if c.Temporal.TLS == nil && c.Temporal.APIKeyEnv == "" && c.Temporal.Address != "" && !loopbackHostPort(c.Temporal.Address) {
 		add(InsecureTemporalPlaintext, "temporal.tls",
 			"plaintext gRPC to "+c.Temporal.Address+": anyone on the path reads and forges workflow traffic (approvals, signals); set temporal.tls")
 	}

@@ -61,7 +61,7 @@ nats: {url: "nats://nats.prod.internal:4222", tls: {ca_file: /etc/ca.pem}}
 secrets: {backend: vault, vault_address: "https://vault.prod.internal:8200"}
 approvers: {oncall: [alice]}`,
 		"tls:// url": `
-temporal: {address: x.tmprl.cloud:7233, api_key_env: K, tls: {}}
+temporal: {address: x.tmprl.cloud:7233, api_key_env: K}
 nats: {url: "tls://nats.prod.internal:4222,wss://nats-ws.prod.internal:443"}
 approvers: {oncall: [alice]}`,
 		"loopback": `
