@@ -34,6 +34,10 @@ var externalSecrets = map[string][]string{
 	"runbook-nats-tls":     {"ca.crt"},
 	// The Alertmanager bridge's bearer token (config alertmanager.token_file).
 	"runbook-alertmanager": {"token"},
+	// The keys every engine process requires: Temporal payload encryption
+	// (RUNBOOK_PAYLOAD_KEY_FILE) and audit-record HMACs (audit.keys_file).
+	"runbook-payload-keys": {"payload-keys"},
+	"runbook-audit-keys":   {"audit-keys"},
 }
 
 // searchAttributes are the Keyword search attributes incidents carry
