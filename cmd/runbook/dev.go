@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyresponse/runbook/events/audit"
 	"github.com/keyresponse/runbook/events/ingest"
 )
 
@@ -33,6 +34,18 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 			if err != nil {
 				return err
 			}
+			// The config's streams and audit sections apply to dev as to a
+			// worker (a setting that is present is enforced).
+			streams, err := streamSettingsFrom(g.mustCfg().Streams)
+			if err != nil {
+				return err
+			}
+			var auditKeys audit.Keys
+			if a := g.mustCfg().Audit; a.KeysFile != "" || a.KeysEnv != "" {
+				if auditKeys, err = g.auditKeys(); err != nil {
+					return err
+				}
+			}
 			stack, err := startDevStack(cmd.Context(), devOptions{
 				home:            home,
 				temporalPort:    temporalPort,
@@ -55,6 +68,8 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				// The bridge: its own loopback port, its token in home.
 				alertmanagerPort: amPort,
 				alertmanager:     g.mustCfg().Alertmanager,
+				streams:          streams,
+				auditKeys:        auditKeys,
 			})
 			if err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyresponse/runbook/cmd/runbook/config"
+	"github.com/keyresponse/runbook/events/audit"
 	"github.com/keyresponse/runbook/events/breach"
 	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/events/natsauth"
@@ -72,6 +73,12 @@ type devOptions struct {
 	// simulator's demo accounts, or alone when no simulator runs
 	// (exchangeSimPort -1) and the engine talks to an exchange outside.
 	exchanges map[string]xchg.Config
+	// auditKeys sign the audit trail; empty: the home's audit-keys file,
+	// created on first start.
+	auditKeys audit.Keys
+	// streams bound the breach streams and the consumer's prefetch (the
+	// config's streams section; zero: the defaults).
+	streams streamSettings
 	// exchangeTimeout, when set, bounds each HTTP request to an exchange
 	// (the adapters' timeout_ms; default 30s): the fault suite makes slow
 	// answers time out without waiting half a minute each.
@@ -139,12 +146,16 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if s.keyring, err = ensureDevKeyring(o.home); err != nil {
 		return nil, fmt.Errorf("event signing keys: %w", err)
 	}
-	auditKeys, err := ensureDevAuditKeys(o.home)
+	auditKeys := o.auditKeys
+	if len(auditKeys.Ring) == 0 {
+		auditKeys, err = ensureDevAuditKeys(o.home)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("audit keys: %w", err)
 	}
 	es := eventSettings{
 		auditKeys:        auditKeys,
+		streams:          o.streams,
 		natsURL:          s.nats.URL(),
 		conn:             ingest.ConnOptions{NKeyFile: natsauth.SeedFile(devNATSUsersDir(o.home), natsauth.RoleEngine)},
 		keyring:          s.keyring,
