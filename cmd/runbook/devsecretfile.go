@@ -9,7 +9,10 @@ import (
 // createSecretFileOnce writes content() to path (mode 0600) if no file is
 // there yet, and leaves an existing file alone: how `runbook dev`
 // provisions its keys and tokens on first start and keeps them across
-// restarts. O_EXCL, so two processes starting at once agree on one file.
+// restarts. The content goes to a temporary file first and is hard-linked
+// into place: a crash mid-write leaves no empty key file that every later
+// start would refuse, and link fails if the name exists, so two processes
+// starting at once agree on one file.
 func createSecretFileOnce(path string, content func() ([]byte, error)) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
@@ -20,14 +23,18 @@ func createSecretFileOnce(path string, content func() ([]byte, error)) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return nil // another process created it first
-	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(b); err != nil {
@@ -38,5 +45,11 @@ func createSecretFileOnce(path string, content func() ([]byte, error)) error {
 		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+		return err // ErrExist: another process created it first
+	}
+	return nil
 }
