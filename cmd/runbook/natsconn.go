@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"strings"
 
@@ -48,6 +50,13 @@ func (g *globals) natsConn(name string) (ingest.ConnOptions, error) {
 // Kubernetes manifests sent a password with no user.
 func natsConnOptions(n config.NATS, url, name string, getenv func(string) string) (ingest.ConnOptions, error) {
 	o := ingest.ConnOptions{URL: url, Name: name, CredsFile: n.CredsFile, NKeyFile: n.NKeyFile, User: n.User}
+	// Credentials in the URL would be printed with it (banners, errors,
+	// config check) and slip past the one-method rule.
+	for _, u := range strings.Split(url, ",") {
+		if pu, err := neturl.Parse(strings.TrimSpace(u)); err == nil && pu.User != nil {
+			return o, errors.New("nats.url: holds credentials (user:password@): use nats.user + nats.password_env, a creds or nkey file, or nats.token_env")
+		}
+	}
 	var methods []string
 	for _, f := range []struct {
 		field, path string

@@ -343,6 +343,13 @@ func TestTransport_NATSSettingThatCannotBeAppliedRefusesToStart(t *testing.T) {
 	if _, _, err := (&globals{config: cfg}).connectNATS(context.Background(), natsauth.RoleOperator); err == nil || !strings.Contains(err.Error(), "no NATS user") {
 		t.Errorf("a password with no user: %v", err)
 	}
+	// Credentials in the URL are refused, and the refusal does not repeat them.
+	t.Setenv("RUNBOOK_NATS_PASSWORD", "")
+	cfg = writeTestConfig(t, fmt.Sprintf("home: %s\nnats: {url: \"nats://runbook:s3cret-pw@127.0.0.1:1\"}\n", t.TempDir()))
+	if _, _, err := (&globals{config: cfg}).connectNATS(context.Background(), natsauth.RoleOperator); err == nil ||
+		!strings.Contains(err.Error(), "nats.url: holds credentials") || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("credentials in the NATS URL: %v", err)
+	}
 }
 
 // The worker refuses an unsafe config at start, before connecting, saying
