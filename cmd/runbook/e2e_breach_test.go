@@ -139,7 +139,7 @@ func TestE2E_BreachContainedEndToEnd(t *testing.T) {
 			view.ContainedAt, len(view.KeysChanged), len(view.Notifications), view.TriggerEventID)
 	}
 	// status and list show the audit projection too.
-	if st := withNATS("status", id); !strings.Contains(st.stdout, "chain intact") || !strings.Contains(st.stdout, "contained ") {
+	if st := withNATS("status", id); !strings.Contains(st.stdout, "chain links intact") || !strings.Contains(st.stdout, "contained ") {
 		t.Errorf("status lacks the audit summary:\n%s", st.stdout)
 	}
 	if l := withNATS("list"); !strings.Contains(l.stdout, "AUDIT (rebuilt") || !strings.Contains(l.stdout, "contained in") {
