@@ -1,11 +1,7 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -20,16 +16,10 @@ func auditKeysFile(home string) string { return filepath.Join(home, "audit-keys"
 // every audit record and `runbook audit verify` can check them.
 func ensureDevAuditKeys(home string) (audit.Keys, error) {
 	path := auditKeysFile(home)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		secret := make([]byte, 32)
-		if _, err := io.ReadFull(rand.Reader, secret); err != nil {
-			return audit.Keys{}, err
-		}
-		line := "# audit record keys for runbook dev: id=base64(secret); new records are signed with the only key\ndev-1=" +
-			base64.StdEncoding.EncodeToString(secret) + "\n"
-		if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
-			return audit.Keys{}, err
-		}
+	if err := createSecretFileOnce(path, func() ([]byte, error) {
+		return randomKeyFile("audit record keys for runbook dev: id=base64(secret); new records are signed with the only key", "dev-1")
+	}); err != nil {
+		return audit.Keys{}, err
 	}
 	return audit.LoadKeysFile(path, "")
 }

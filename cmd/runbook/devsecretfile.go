@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -52,4 +55,14 @@ func createSecretFileOnce(path string, content func() ([]byte, error)) error {
 		return err // ErrExist: another process created it first
 	}
 	return nil
+}
+
+// randomKeyFile is a keyring file holding one fresh 32-byte key under id,
+// after a comment line: the format of the event and audit keyrings.
+func randomKeyFile(comment, id string) ([]byte, error) {
+	secret := make([]byte, 32)
+	if _, err := io.ReadFull(rand.Reader, secret); err != nil {
+		return nil, err
+	}
+	return []byte("# " + comment + "\n" + id + "=" + base64.StdEncoding.EncodeToString(secret) + "\n"), nil
 }

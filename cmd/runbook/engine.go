@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -232,11 +229,7 @@ func keyringFile(home string) string { return filepath.Join(home, "event-keys") 
 func ensureDevKeyring(home string) (breach.Keyring, error) {
 	path := keyringFile(home)
 	if err := createSecretFileOnce(path, func() ([]byte, error) {
-		secret := make([]byte, 32)
-		if _, err := io.ReadFull(rand.Reader, secret); err != nil {
-			return nil, err
-		}
-		return []byte("# event signing keys for runbook dev: id=base64(secret)\ndev=" + base64.StdEncoding.EncodeToString(secret) + "\n"), nil
+		return randomKeyFile("event signing keys for runbook dev: id=base64(secret)", "dev")
 	}); err != nil {
 		return nil, err
 	}
