@@ -155,6 +155,12 @@ type Approval struct {
 	Message   string    `json:"message,omitempty" yaml:"message,omitempty"`
 	Timeout   Duration  `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	OnTimeout OnTimeout `json:"on_timeout,omitempty" yaml:"on_timeout,omitempty"`
+	// Require is how many distinct operators must approve (default 1; 2 is
+	// the two-person rule). One deny by an approver denies.
+	Require int `json:"require,omitempty" yaml:"require,omitempty"`
+	// SecondFactor each approval must carry: "totp" (RFC 6238 code) or "sms"
+	// (the code the gate texted to that approver for this run).
+	SecondFactor string `json:"second_factor,omitempty" yaml:"second_factor,omitempty"`
 }
 
 // Compensation is the action (and its params) that undoes a step.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // Names shared by the workflow, the CLI and the trigger consumer.
@@ -59,8 +60,13 @@ type IncidentInput struct {
 	Approvers map[string][]string `json:"approvers,omitempty"`
 	// Trigger says how the incident was started: "manual", "event", "drill".
 	Trigger string `json:"trigger"`
-	// StartedBy is the operator identity (manual) or event source.
+	// StartedBy is the operator identity (manual) or event source, as the
+	// starter claims it; StartedByVerified in the state is the proven one.
 	StartedBy string `json:"started_by,omitempty"`
+	// Authorization is the signed statement that allows this start: an
+	// operator's exec (manual), the engine's (event, fleet, drill). It is
+	// verified before the first step; a start without one fails closed.
+	Authorization *authz.Signed `json:"authorization,omitempty"`
 	// HoldIrreversible makes every irreversible step wait for an approval
 	// (blast-radius limit exceeded); Reason says why.
 	HoldIrreversible       bool   `json:"hold_irreversible,omitempty"`
@@ -94,6 +100,10 @@ type Decision struct {
 	Step     string `json:"step,omitempty"`
 	Identity string `json:"identity"`
 	Comment  string `json:"comment,omitempty"`
+	// Signed is the operator's signed statement for this decision (verb,
+	// incident, run, step, expiry, nonce, second factor). Identity is only
+	// what the sender claims; who decided is what Signed proves.
+	Signed *authz.Signed `json:"signed,omitempty"`
 }
 
 // Evidence is a later event signalled into a running incident.
@@ -120,6 +130,9 @@ type StepState struct {
 	// Approval gates: who decided and when.
 	DecidedBy string `json:"decided_by,omitempty"`
 	Comment   string `json:"comment,omitempty"`
+	// Approvals are the verified decisions a gate took, in order (several
+	// when it requires two people).
+	Approvals []authz.Verified `json:"approvals,omitempty"`
 	// Compensation records the undo of this step, if it ran.
 	Compensation *StepState `json:"compensation,omitempty"`
 }
@@ -144,6 +157,12 @@ type IncidentState struct {
 	EvidenceDropped int        `json:"evidence_dropped,omitempty"`
 	Error           string     `json:"error,omitempty"`
 	AbortedBy       string     `json:"aborted_by,omitempty"`
+	// StartedByVerified and AbortedByVerified are who, as proven.
+	StartedByVerified *authz.Verified `json:"started_by_verified,omitempty"`
+	AbortedByVerified *authz.Verified `json:"aborted_by_verified,omitempty"`
+	// Refusals are the attempts this incident refused after acceptance
+	// checks (its start; a decision whose signer left the roster).
+	Refusals []authz.Refusal `json:"refusals,omitempty"`
 	// AuditHead is the audit chain head after the workflow's last audit
 	// write (the close head, in the result). Nil for histories recorded
 	// before chain heads and for incidents without an audit trail.
