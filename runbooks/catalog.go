@@ -83,4 +83,7 @@ type Catalog interface {
 type ActionMeta struct {
 	SideEffect   SideEffect        `json:"side_effect"`
 	Compensation *CompensationSpec `json:"compensation,omitempty"`
+	// Pages: the action tells people (notify.sms). HoldIrreversible never
+	// holds it: a held incident must still reach on-call.
+	Pages bool `json:"pages,omitempty"`
 }

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -20,6 +21,11 @@ type Live struct {
 
 	mu   sync.Mutex
 	used map[string]int64 // operator → last TOTP step consumed
+
+	// OnRefusal, when set, is told of every refused attempt (the worker
+	// writes it to the incident's audit trail: a refused Update leaves no
+	// trace in Temporal's history). It must not block.
+	OnRefusal func(req Request, r *Refusal)
 }
 
 type liveState struct {
@@ -51,21 +57,26 @@ func (l *Live) Secrets() Secrets {
 func (l *Live) Authorize(req Request) (Verified, error) {
 	s := l.cur.Load()
 	if s == nil || s.c == nil {
-		return Verified{}, &Refusal{Verb: req.Verb, Reason: "this worker has no operator roster loaded"}
+		r := &Refusal{Verb: req.Verb, Reason: "this worker has no operator roster loaded"}
+		if l.OnRefusal != nil {
+			l.OnRefusal(req, r)
+		}
+		return Verified{}, r
 	}
 	v, err := s.c.Authorize(req, s.sec)
-	if err != nil {
-		return v, err
-	}
-	if v.Factor == FactorTOTP {
+	if err == nil && v.Factor == FactorTOTP {
 		l.mu.Lock()
 		last, seen := l.used[v.Operator]
 		l.mu.Unlock()
 		if seen && v.FactorStep <= last {
-			return Verified{}, &Refusal{Verb: req.Verb, Operator: v.Operator, Reason: "this TOTP code (or a later one) was already used: wait for the next code"}
+			v, err = Verified{}, &Refusal{Verb: req.Verb, Operator: v.Operator, Reason: "this TOTP code (or a later one) was already used: wait for the next code"}
 		}
 	}
-	return v, nil
+	var r *Refusal
+	if err != nil && l.OnRefusal != nil && errors.As(err, &r) {
+		l.OnRefusal(req, r)
+	}
+	return v, err
 }
 
 // Consume marks v's TOTP step used (call once the decision is accepted).
