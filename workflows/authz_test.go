@@ -561,3 +561,33 @@ func TestBeforeAuthzVersionKeepsClaimedIdentities(t *testing.T) {
 	assert.Nil(t, st.StartedByVerified)
 	assert.Empty(t, h.asks)
 }
+
+// An SMS reply is relayed by the engine: its statement, signed with the
+// engine's key on behalf of the operator whose roster phone answered,
+// carries the reply's code. It decides as that operator, via the engine.
+func TestAuthzSMSReplyRelayedByEngine(t *testing.T) {
+	h := newHarness(t)
+	okGateActions(h)
+	var relayed, forged *updateResult
+	h.at("1m", func() {
+		h.mu.Lock()
+		issued := h.asks[0].IssuedAt
+		h.mu.Unlock()
+		code := authz.SMSFactorCode(h.secrets.smsKey, "alice", h.incident, testRunID, "unfreeze", issued)
+		reply := func(as string) Decision {
+			return Decision{Identity: "alice", Step: "unfreeze", Signed: h.sign(as, authz.Statement{Verb: authz.VerbApprove,
+				Operator: as, OnBehalfOf: "alice", Incident: h.incident, Run: testRunID, Step: "unfreeze",
+				Factor: &authz.Factor{Kind: authz.FactorSMSReply, Code: code}})}
+		}
+		forged = h.updateRaw(UpdateApprove, reply("bob")) // an operator may not relay
+		relayed = h.updateRaw(UpdateApprove, reply(authz.EngineName))
+	})
+	st := h.run(gateInput(t, ", second_factor: sms"))
+	forged.rejected(t, "approve refused for bob: only the engine relays decisions on behalf of others")
+	relayed.ok(t)
+	g := step(t, st, "unfreeze")
+	assert.Equal(t, "alice ("+h.fp(authz.EngineName)+", sms-reply, via engine)", g.DecidedBy)
+	require.Len(t, g.Approvals, 1)
+	assert.Equal(t, "alice", g.Approvals[0].Operator)
+	assert.Equal(t, authz.EngineName, g.Approvals[0].Via)
+}
