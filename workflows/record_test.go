@@ -65,7 +65,9 @@ func TestRecordHistories(t *testing.T) {
 			in := sc.in
 			in.IncidentID = id
 			ros.register(in.Runbook.Name, in.RunbookHash)
-			in.Authorization = ros.startStatement(in, time.Now())
+			if !sc.unsigned {
+				in.Authorization = ros.startStatement(in, time.Now())
+			}
 			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, IncidentWorkflowName, in)
 			require.NoError(t, err)
 			if sc.drive != nil {
@@ -80,10 +82,11 @@ func TestRecordHistories(t *testing.T) {
 }
 
 type recordScenario struct {
-	name  string
-	in    IncidentInput
-	drive func(t *testing.T, ctx context.Context, c client.Client, id string)
-	want  Status
+	name     string
+	in       IncidentInput
+	drive    func(t *testing.T, ctx context.Context, c client.Client, id string)
+	want     Status
+	unsigned bool // start without a statement (refused)
 }
 
 func recordScenarios(t *testing.T, ros *roster) []recordScenario {
@@ -161,6 +164,20 @@ steps:
 			}},
 		{name: "abort", want: StatusAborted, in: approvalInput(t, "abort"),
 			drive: approveWhenWaiting(UpdateAbort, Decision{Identity: "dave", Comment: "drill over"})},
+		// Authorization: a start refused at its check, and a gate that
+		// needs two different approvers.
+		{name: "start-refused", want: StatusFailed, in: withAudit(approvalInput(t, "abort")), unsigned: true},
+		{name: "require-two", want: StatusSucceeded, in: input(t, `
+name: rb
+steps:
+  - id: gate
+    approval: {group: security, require: 2}
+  - id: freeze
+    action: bot.freeze
+`), drive: func(t *testing.T, ctx context.Context, c client.Client, id string) {
+			approveWhenWaiting(UpdateApprove, Decision{Identity: "alice"})(t, ctx, c, id)
+			approveWhenWaiting(UpdateApprove, Decision{Identity: "bob"})(t, ctx, c, id)
+		}},
 		// Audit on: the facts are local-activity markers in history.
 		{name: "audit-deny-with-evidence", want: StatusDenied, in: withAudit(approvalInput(t, "abort")),
 			drive: func(t *testing.T, ctx context.Context, c client.Client, id string) {
