@@ -18,6 +18,7 @@ import (
 	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/integrations/observability"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -138,8 +139,11 @@ func dialWith(ctx context.Context, tr temporalTransport, hostPort, namespace, id
 
 // newWorker registers the interpreter workflow and every action on the task
 // queue. The same wiring serves `runbook dev` and `runbook worker`.
-func newWorker(c client.Client, taskQueue string, reg *activities.Registry) worker.Worker {
+// az is the worker's live authorization (authz_wiring.go): the interpreter's
+// validators and start check ask it.
+func newWorker(c client.Client, taskQueue string, reg *activities.Registry, az authz.Authorizer) worker.Worker {
 	w := worker.New(c, taskQueue, worker.Options{})
+	_ = az // until workflows.Register takes the authorizer (slice wf)
 	workflows.Register(w)
 	reg.RegisterWith(w)
 	return w
