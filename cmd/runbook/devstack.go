@@ -249,7 +249,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz.live)
 	s.events.wireAudit(reg, s.worker, s.metrics)
-	registerDrill(s.worker, s.client, s.rehearsals)
+	registerDrill(s.worker, s.client, s.rehearsals, s.authz.live)
 	if o.register != nil {
 		o.register(s.worker)
 	}

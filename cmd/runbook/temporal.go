@@ -143,8 +143,7 @@ func dialWith(ctx context.Context, tr temporalTransport, hostPort, namespace, id
 // validators and start check ask it.
 func newWorker(c client.Client, taskQueue string, reg *activities.Registry, az authz.Authorizer) worker.Worker {
 	w := worker.New(c, taskQueue, worker.Options{})
-	_ = az // until workflows.Register takes the authorizer (slice wf)
-	workflows.Register(w)
+	workflows.Register(w, az)
 	reg.RegisterWith(w)
 	return w
 }

@@ -120,7 +120,7 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 			}
 			w := newWorker(c, ep.TaskQueue, reg, az.live)
 			events.wireAudit(reg, w, metrics)
-			registerDrill(w, c, nil) // no simulator here: rehearse drills report that they need one
+			registerDrill(w, c, nil, az.live) // no simulator here: rehearse drills report that they need one
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}
