@@ -33,11 +33,16 @@ const (
 	// result (passed|failed|skipped), reason, time_to_contain,
 	// rotation_duration.
 	DrillResult Kind = "drill.result"
+	// AuthzRefused is a refused control action (a refused Update leaves no
+	// history): actor and attrs.operator = who the statement claimed to be
+	// (unverified), attrs verb, reason, and group / runbook / trigger /
+	// schedule when they apply. Never the statement, a key or a code.
+	AuthzRefused Kind = "authz.refused"
 )
 
 // Kinds lists every kind, in the order a reader meets them.
 var Kinds = []Kind{IncidentOpened, StepStarted, StepRetried, StepSucceeded, StepFailed, StepSkipped, StepCompensated,
-	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult}
+	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult, AuthzRefused}
 
 // Known reports whether k is one of Kinds.
 func (k Kind) Known() bool {
