@@ -19,6 +19,7 @@ import (
 	"github.com/keyresponse/runbook/integrations/secrets"
 	"github.com/keyresponse/runbook/integrations/sms"
 	"github.com/keyresponse/runbook/integrations/sms/twiliosim"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -31,6 +32,13 @@ type smsSetup struct {
 	store     *sms.FileStore
 	authToken string
 	sim       *twiliosim.Server // dev only
+
+	// operators is the worker's live roster (authz.Live.Policy) and
+	// engineSign signs with the engine key (operatorkey.Sign over the
+	// engine's ssh.Signer): set by the authz wiring. Without them an SMS
+	// APPROVE/DENY is answered "could not be applied" and changes nothing.
+	operators  func() *authz.Compiled
+	engineSign func(authz.Statement) (authz.Signed, error)
 }
 
 // action is notify.sms over this setup (a zero setup yields an action that
@@ -42,28 +50,31 @@ func (s *smsSetup) action() activities.Action {
 	return notify.SMS(notify.SMSDeps{Sender: s.sender, Roster: s.roster, CodeKey: s.codeKey, Sent: s.store, Acks: s.store})
 }
 
-// webhook is the inbound-SMS handler: APPROVE/DENY <code> from a roster
-// number becomes an approve/deny Update on the incident's gate.
+// webhook is the inbound-SMS handler: APPROVE/DENY <code> from an
+// operator's roster phone becomes an engine-signed approve/deny Update on
+// the incident's gate, on that operator's behalf.
 func (s *smsSetup) webhook(tc client.Client) (*sms.Webhook, error) {
 	return sms.NewWebhook(sms.WebhookConfig{
 		AuthToken: s.authToken,
 		Roster:    s.roster,
+		Operators: s.operators,
 		Acks:      s.store,
-		Responder: sms.GateResponder{Acks: s.store, Decider: temporalDecider{tc}},
+		Responder: sms.GateResponder{Acks: s.store, Decider: temporalDecider{tc}, Operators: s.operators, Sign: s.engineSign},
 	})
 }
 
-// temporalDecider applies an SMS answer as the approve or deny Update.
+// temporalDecider applies an SMS answer as the approve or deny Update on
+// the run that texted the code.
 type temporalDecider struct{ c client.Client }
 
-func (d temporalDecider) Decide(ctx context.Context, incident, gate, identity string, approve bool, comment string) error {
+func (d temporalDecider) Decide(ctx context.Context, g sms.GateDecision) error {
 	name := workflows.UpdateDeny
-	if approve {
+	if g.Approve {
 		name = workflows.UpdateApprove
 	}
 	h, err := d.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: incident, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.Decision{Step: gate, Identity: identity, Comment: "by SMS " + comment}},
+		WorkflowID: g.Incident, RunID: g.Run, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.Decision{Step: g.Gate, Identity: g.Operator, Comment: g.Comment, Signed: &g.Signed}},
 	})
 	if err != nil {
 		return err
