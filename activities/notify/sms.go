@@ -130,7 +130,10 @@ var SMSSpec = runbooks.ActionSpec{
 	Outputs: []string{"sent_to", "to", "person", "level", "message_sid", "approval_code", "delivery_status",
 		"delivered", "answer", "answered_by"},
 	SideEffect: runbooks.Irreversible,
-	Needs:      []string{"sms.twilio", "sms.roster"},
+	// A text cannot be taken back, but it must never be held: a held
+	// incident has to reach on-call to be released.
+	Pages: true,
+	Needs: []string{"sms.twilio", "sms.roster"},
 	Example: "- id: page_oncall\n  action: notify.sms\n  on_failure: continue\n  retry: {max_attempts: 8}\n" +
 		"  with:\n    to: oncall\n    bot: ${{ inputs.bot }}\n    message: \"key revoked, new key delivered, bot unfrozen\"\n" +
 		"    escalate: true\n    ack_timeout: 5m",
