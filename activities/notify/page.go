@@ -165,12 +165,17 @@ func (g *page) send(ctx context.Context, d sms.Decision) (runbooks.ActionResult,
 	return runbooks.ActionResult{}, false, nil
 }
 
-// put writes a record after a send, trying a few times: a lost write here
-// is the one way a retry could text someone twice.
+// put writes a record after a send (see putRecord).
 func (g *page) put(ctx context.Context, rec sms.SentRecord) error {
+	return putRecord(ctx, g.d.Sent, rec)
+}
+
+// putRecord writes a record after a send, trying a few times: a lost write
+// here is the one way a retry could text someone twice.
+func putRecord(ctx context.Context, log sms.SentLog, rec sms.SentRecord) error {
 	var err error
 	for i := range 3 {
-		if err = g.d.Sent.Put(context.WithoutCancel(ctx), rec); err == nil {
+		if err = log.Put(context.WithoutCancel(ctx), rec); err == nil {
 			return nil
 		}
 		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond)
