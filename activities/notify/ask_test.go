@@ -25,7 +25,7 @@ const dave = "+4915100000004"
 type factorSecrets []byte
 
 func (factorSecrets) TOTPSecret(string) ([]byte, bool) { return nil, false }
-func (s factorSecrets) SMSCodeKey() []byte            { return s }
+func (s factorSecrets) SMSCodeKey() []byte             { return s }
 
 var factorKey = factorSecrets("fedcba9876543210fedcba9876543210")
 
