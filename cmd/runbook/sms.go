@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/keyresponse/runbook/activities"
 	"github.com/keyresponse/runbook/activities/notify"
 	"github.com/keyresponse/runbook/cmd/runbook/config"
+	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/integrations/secrets"
 	"github.com/keyresponse/runbook/integrations/sms"
 	"github.com/keyresponse/runbook/integrations/sms/twiliosim"
@@ -48,6 +51,34 @@ func (s *smsSetup) action() activities.Action {
 		return notify.SMS(notify.SMSDeps{})
 	}
 	return notify.SMS(notify.SMSDeps{Sender: s.sender, Roster: s.roster, CodeKey: s.codeKey, Sent: s.store, Acks: s.store})
+}
+
+// useAuthz hands the SMS side the worker's live roster and the engine key:
+// the webhook relays APPROVE/DENY replies as statements signed with it, on
+// behalf of the operator whose roster phone answered. Call it before
+// webhook.
+func (s *smsSetup) useAuthz(live *authz.Live, engine ssh.Signer) {
+	if s == nil || live == nil {
+		return
+	}
+	s.operators = live.Policy
+	if engine != nil {
+		s.engineSign = func(st authz.Statement) (authz.Signed, error) { return operatorkey.Sign(engine, st) }
+	}
+}
+
+// registerAskApprovers registers notify.ask_approvers (the text an
+// approval or hold gate sends its approvers when it starts waiting) over
+// this setup and the live roster and secrets (the SMS factor code key).
+func (s *smsSetup) registerAskApprovers(w worker.ActivityRegistry, live *authz.Live) {
+	d := notify.AskDeps{}
+	if live != nil {
+		d.Roster, d.Secrets = live.Policy, live.Secrets
+	}
+	if s != nil {
+		d.Sender, d.CodeKey, d.Sent, d.Acks = s.sender, s.codeKey, s.store, s.store
+	}
+	notify.RegisterAskApprovers(w, d)
 }
 
 // webhook is the inbound-SMS handler: APPROVE/DENY <code> from an
