@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/testsuite"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/keyresponse/runbook/activities"
@@ -284,5 +285,32 @@ func TestAskApproversFailsClearly(t *testing.T) {
 	none := notify.AskApprovers(notify.AskDeps{Sender: nil})
 	if _, err := none(context.Background(), gate("run-1", f.now)); activities.ErrorType(err) != activities.ErrInvalidParams {
 		t.Errorf("unconfigured: %v", err)
+	}
+}
+
+// Registered on a worker, the activity takes the run from its own context
+// when the request names none (the workflow always names it).
+func TestAskApproversRegisteredTakesTheRunOfItsWorkflow(t *testing.T) {
+	f := newAskFixture(t)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	client, err := sms.New(sms.Config{Credentials: sms.Credentials{AccountSID: sid, AuthToken: token}, From: twilioNum, BaseURL: f.sim.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notify.RegisterAskApprovers(env, notify.AskDeps{Sender: client, Roster: func() *authz.Compiled { return f.roster },
+		CodeKey: codeKey, Sent: f.store, Acks: f.store})
+	val, err := env.ExecuteActivity(notify.AskApproversActivity, gate("", f.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res notify.AskApproversResult
+	if err := val.Get(&res); err != nil || len(res.Texted) != 2 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	code := f.sim.MessagesTo(alice)[0].Body
+	code = code[strings.LastIndex(code, " ")+1:]
+	if p, ok, _ := f.store.Pending(context.Background(), code); !ok || p.Run == "" {
+		t.Fatalf("pending %+v %v", p, ok)
 	}
 }
