@@ -25,7 +25,7 @@ import (
 // (workflows.AskApproversActivity / workflows.AskApproversRequest): the
 // workflow side defines its own copy with the same JSON shape, since this
 // package does not import workflows (and workflows must not import
-// activities).
+// activities); contract_test.go checks the two stay identical.
 const AskApproversActivity = "notify.ask_approvers"
 
 // AskApproversRequest is what the gate says about itself.
