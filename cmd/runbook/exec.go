@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -42,6 +43,10 @@ func newExecCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			op, err := g.signStart(&in)
+			if err != nil {
+				return &exitError{code: 1, msg: fmt.Sprintf("exec %s refused: %v", in.IncidentID, err)}
+			}
 			c, err := g.dialTemporal(cmd.Context())
 			if err != nil {
 				return err
@@ -58,9 +63,9 @@ func newExecCommand(g *globals) *cobra.Command {
 			}
 			if !wait {
 				if asJSON {
-					return g.printJSON(map[string]string{"incident_id": run.GetID(), "run_id": run.GetRunID(), "runbook": in.Runbook.Name, "runbook_hash": in.RunbookHash})
+					return g.printJSON(map[string]string{"incident_id": run.GetID(), "run_id": run.GetRunID(), "runbook": in.Runbook.Name, "runbook_hash": in.RunbookHash, "operator": op.Name, "fingerprint": op.Fingerprint()})
 				}
-				fmt.Fprintf(g.stdout, "started incident %s (runbook %s, %s)\nfollow it: runbook status %s\n", run.GetID(), in.Runbook.Name, in.RunbookHash, run.GetID())
+				fmt.Fprintf(g.stdout, "started incident %s (runbook %s, %s) as %s (%s)\nfollow it: runbook status %s\n", run.GetID(), in.Runbook.Name, in.RunbookHash, op.Name, op.Fingerprint(), run.GetID())
 				return nil
 			}
 			if !asJSON {
@@ -129,6 +134,31 @@ func (g *globals) incidentInput(ref string, inputs []string, eventFile, id strin
 		Audit:       true,
 		StartedBy:   g.operator(),
 	}, nil
+}
+
+// signStart signs the operator's exec statement into in.Authorization: it
+// binds the incident id, the runbook's name and content hash, and its inputs
+// and event, so the worker runs exactly what was signed (or, before the
+// first step, fails the incident closed and audits why).
+func (g *globals) signStart(in *workflows.IncidentInput) (*operatorID, error) {
+	op, err := g.operatorID()
+	if err != nil {
+		return nil, err
+	}
+	signed, err := op.sign(authz.Statement{
+		Verb:        authz.VerbExec,
+		Incident:    in.IncidentID,
+		Runbook:     in.Runbook.Name,
+		RunbookHash: in.RunbookHash,
+		Inputs:      authz.StartHash(in.Inputs, in.Event),
+		Trigger:     in.Trigger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	in.Authorization = signed
+	in.StartedBy = op.Name
+	return op, nil
 }
 
 // defaultIncidentID is <runbook>:<bot> so that one bot has at most one open
