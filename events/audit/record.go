@@ -33,11 +33,17 @@ const (
 	// result (passed|failed|skipped), reason, time_to_contain,
 	// rotation_duration.
 	DrillResult Kind = "drill.result"
+	// AuthzRefused is a refused attempt (who tried what, why refused):
+	// actor = the operator the statement claimed (unverified); attrs verb,
+	// operator, reason. Written by the workflow (a refused start, a
+	// decision refused at its handler) and by the worker's authorizer
+	// (a refused Update leaves no trace in Temporal's history).
+	AuthzRefused Kind = "authz.refused"
 )
 
 // Kinds lists every kind, in the order a reader meets them.
 var Kinds = []Kind{IncidentOpened, StepStarted, StepRetried, StepSucceeded, StepFailed, StepSkipped, StepCompensated,
-	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult}
+	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult, AuthzRefused}
 
 // Known reports whether k is one of Kinds.
 func (k Kind) Known() bool {
