@@ -24,10 +24,11 @@ func newOperatorRosterLineCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if name == "" {
-				name = pick(g.identity, comment)
-				if !rosterName.MatchString(name) {
+				var ok bool
+				if name, ok = commentName(comment); !ok {
 					name = localOperatorName()
 				}
+				name = pick(g.identity, name)
 			}
 			op := authz.Operator{Name: name, Keys: []string{operatorkey.AuthorizedKey(pub, name)}, Phone: phone, Roles: roles}
 			// The worker's own check, so a line printed here loads there.

@@ -113,13 +113,14 @@ func (g *globals) operatorID() (*operatorID, error) {
 			break
 		}
 	}
+	fromComment, commentOK := commentName(o.Comment)
 	switch {
 	case g.identity != "":
 		o.Name, o.NameFrom = g.identity, "--as"
 	case o.Entry != nil:
 		o.Name, o.NameFrom = o.Entry.Name, "roster"
-	case rosterName.MatchString(o.Comment):
-		o.Name, o.NameFrom = o.Comment, "key comment"
+	case commentOK:
+		o.Name, o.NameFrom = fromComment, "key comment"
 	default:
 		o.Name, o.NameFrom = localOperatorName(), "$USER"
 	}
@@ -142,24 +143,32 @@ func (o *operatorID) sign(st authz.Statement) (*authz.Signed, error) {
 // rosterName is the shape authz accepts for an operator name.
 var rosterName = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,63}$`)
 
-// localOperatorName is $USER made into a roster name (lower case, other
-// characters dropped), as `runbook dev` names the local operator.
+// localOperatorName is $USER made into a roster name, as `runbook dev`
+// names the local operator: lower case, other characters as '-', starting
+// with a letter, at most 64; "operator" when nothing is left.
 func localOperatorName() string {
-	u := strings.ToLower(pick(os.Getenv("USER"), os.Getenv("LOGNAME"), "operator"))
-	var b strings.Builder
-	for _, r := range u {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
-			b.WriteRune(r)
+	n := notRosterChars.ReplaceAllString(strings.ToLower(strings.TrimSpace(os.Getenv("USER"))), "-")
+	n = strings.TrimLeft(n, "0123456789._-")
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	if n == "" || n == authz.EngineName {
+		return "operator"
+	}
+	return n
+}
+
+var notRosterChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// commentName is the roster name a key comment suggests: the comment
+// itself, or its part before '@' ("alice@runbook-dev", as dev writes it).
+func commentName(comment string) (string, bool) {
+	for _, n := range []string{comment, strings.SplitN(comment, "@", 2)[0]} {
+		if rosterName.MatchString(n) && n != authz.EngineName {
+			return n, true
 		}
 	}
-	name := strings.TrimLeft(b.String(), "0123456789._-")
-	if name == "" {
-		name = "operator"
-	}
-	if len(name) > 64 {
-		name = name[:64]
-	}
-	return name
+	return "", false
 }
 
 // keyComment is the comment of an authorized_keys line ("" if none).
