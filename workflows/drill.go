@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // Scheduled drills. A Temporal Schedule (id DrillScheduleID) starts
@@ -58,7 +59,10 @@ func RehearsalBotID(bot string) string { return "rehearsal-" + bot }
 
 // RegisterDrill registers DrillWorkflow. The worker must also register the
 // DrillOpenIncidentsActivity and DrillPrepareRehearsalActivity activities.
-func RegisterDrill(w worker.WorkflowRegistry) {
+// a is the worker's authorizer, the same Register gets (the drill's own
+// start check uses it; until then the child incident verifies its start).
+func RegisterDrill(w worker.WorkflowRegistry, a authz.Authorizer) {
+	_ = a
 	w.RegisterWorkflowWithOptions(DrillWorkflow, workflow.RegisterOptions{Name: DrillWorkflowName})
 }
 

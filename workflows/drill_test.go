@@ -36,7 +36,7 @@ type drillHarness struct {
 
 func newDrillHarness(t *testing.T) *drillHarness {
 	h := &drillHarness{harness: newHarness(t)}
-	RegisterDrill(h.env)
+	RegisterDrill(h.env, h.live)
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, req OpenIncidentsRequest) ([]string, error) {
 		return h.open, nil
 	}, activity.RegisterOptions{Name: DrillOpenIncidentsActivity})
@@ -69,6 +69,16 @@ func (h *drillHarness) runDrill(mode string) DrillResult {
 	child := input(h.t, drillRunbook)
 	child.Inputs = map[string]any{"bot": "bot-1"}
 	child.Audit = false
+	// The child incident verifies its start: sign the engine's drill exec
+	// for the incident the drill will start (its id and bot input).
+	bot, id := "bot-1", "rotate-keys:bot-1"
+	if mode == DrillModeRehearse {
+		bot, id = RehearsalBotID("bot-1"), "rehearsal:rotate-keys:bot-1"
+	}
+	h.register(child.Runbook.Name, child.RunbookHash)
+	signed := child
+	signed.IncidentID, signed.Trigger, signed.Inputs = id, "drill", map[string]any{"bot": bot}
+	child.Authorization = h.startStatement(signed, h.env.Now())
 	h.env.ExecuteWorkflow(DrillWorkflowName, DrillInput{ScheduleID: "drill:rotate-keys:bot-1", Bot: "bot-1", Mode: mode, Child: child})
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	require.NoError(h.t, h.env.GetWorkflowError())

@@ -16,7 +16,7 @@ import (
 // worker that already runs the interpreter and the actions. rh may be nil
 // (no simulator: rehearse drills then fail with a clear reason).
 func registerDrill(w worker.Worker, c client.Client, rh *rehearsals) {
-	workflows.RegisterDrill(w)
+	workflows.RegisterDrill(w, workerAuthorizer)
 	oi := openIncidents{c: c}
 	w.RegisterActivityWithOptions(oi.list, activity.RegisterOptions{Name: workflows.DrillOpenIncidentsActivity})
 	rh.register(w)
