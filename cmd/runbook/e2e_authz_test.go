@@ -311,9 +311,7 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 			{"mallory", "authz-exec-mallory", `"mallory" is not in the roster`},
 			{"aud", "authz-exec-aud", "no role of aud (auditor) may exec runbook demo-approval"},
 		} {
-			if r := lab.as(tc.op, "exec", "demo-approval", "--id", tc.id); r.code != 0 {
-				t.Fatalf("exec as %s: %d %s", tc.op, r.code, r.stderr)
-			}
+			refusedWith(t, lab.as(tc.op, "exec", "demo-approval", "--id", tc.id), "exec", tc.id, tc.reason)
 			st := c.waitFor(tc.id, "the refused start to end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })
 			if st.Status != workflows.StatusFailed || !strings.Contains(st.Error, tc.reason) {
 				t.Errorf("exec by %s: ended %s %q, want failed: %s", tc.op, st.Status, st.Error, tc.reason)
@@ -337,11 +335,9 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		}
 		// When a responder without adhoc runs it, Then it is refused.
 		const id = "authz-adhoc-rita"
-		if r := lab.as("rita", "exec", file, "--id", id); r.code != 0 {
-			t.Fatalf("exec: %d %s", r.code, r.stderr)
-		}
-		st := c.waitFor(id, "the end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })
 		const reason = "needs the adhoc permission"
+		refusedWith(t, lab.as("rita", "exec", file, "--id", id), "exec", id, reason)
+		st := c.waitFor(id, "the end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })
 		if st.Status != workflows.StatusFailed || !strings.Contains(st.Error, reason) {
 			t.Errorf("ad-hoc exec by rita: %s %q", st.Status, st.Error)
 		}

@@ -62,6 +62,9 @@ func newExecCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if !wait {
+				if rf := startRefusal(cmd.Context(), c, run); rf != nil {
+					return &exitError{code: 1, msg: fmt.Sprintf("exec %s refused: %s", run.GetID(), rf.Reason)}
+				}
 				if asJSON {
 					return g.printJSON(map[string]string{"incident_id": run.GetID(), "run_id": run.GetRunID(), "runbook": in.Runbook.Name, "runbook_hash": in.RunbookHash, "operator": op.Name, "fingerprint": op.Fingerprint()})
 				}
@@ -159,6 +162,44 @@ func (g *globals) signStart(in *workflows.IncidentInput) (*operatorID, error) {
 	in.Authorization = signed
 	in.StartedBy = op.Name
 	return op, nil
+}
+
+// startRefusal waits briefly for the worker's start check (the first thing
+// an incident does), so an exec the worker refuses says so here instead of
+// "started". It gives up quietly when no worker answers in time: the
+// incident is then checked whenever a worker picks it up.
+func startRefusal(ctx context.Context, c client.Client, run client.WorkflowRun) *authz.Refusal {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := queryState(ctx, c, run.GetID(), run.GetRunID())
+		if err == nil {
+			if st.StartedByVerified != nil {
+				return nil
+			}
+			if st.EndedAt != nil && len(st.Refusals) > 0 {
+				return &st.Refusals[0]
+			}
+		}
+		if err != nil && st.IncidentID == "" {
+			// Closed already (a refused start ends at once): its result says.
+			var res workflows.IncidentState
+			gctx, cancel := context.WithTimeout(ctx, time.Second)
+			gerr := run.Get(gctx, &res)
+			cancel()
+			if gerr == nil {
+				if len(res.Refusals) > 0 && res.StartedByVerified == nil {
+					return &res.Refusals[0]
+				}
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // defaultIncidentID is <runbook>:<bot> so that one bot has at most one open
