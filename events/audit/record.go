@@ -33,11 +33,10 @@ const (
 	// result (passed|failed|skipped), reason, time_to_contain,
 	// rotation_duration.
 	DrillResult Kind = "drill.result"
-	// AuthzRefused is a refused attempt (who tried what, why refused):
-	// actor = the operator the statement claimed (unverified); attrs verb,
-	// operator, reason. Written by the workflow (a refused start, a
-	// decision refused at its handler) and by the worker's authorizer
-	// (a refused Update leaves no trace in Temporal's history).
+	// AuthzRefused is a refused control action (a refused Update leaves no
+	// history): actor and attrs.operator = who the statement claimed to be
+	// (unverified), attrs verb, reason, and group / runbook / trigger /
+	// schedule when they apply. Never the statement, a key or a code.
 	AuthzRefused Kind = "authz.refused"
 )
 
