@@ -247,7 +247,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz.live)
+	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz, s.sms)
 	s.events.wireAudit(reg, s.worker, s.metrics)
 	registerDrill(s.worker, s.client, s.rehearsals, s.authz.live)
 	if o.register != nil {

@@ -118,7 +118,7 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 			if err != nil {
 				return err
 			}
-			w := newWorker(c, ep.TaskQueue, reg, az.live)
+			w := newWorker(c, ep.TaskQueue, reg, az, smsS)
 			events.wireAudit(reg, w, metrics)
 			registerDrill(w, c, nil, az.live) // no simulator here: rehearse drills report that they need one
 			if err := w.Start(); err != nil {
