@@ -65,6 +65,8 @@ type devOptions struct {
 	// register adds workflows and activities to the worker before it
 	// starts (runbook bench's floor and hand-written workflows).
 	register func(w worker.Worker)
+	// drillAuth is the roster and engine signer drills check and sign with.
+	drillAuth drillAuth
 	// consumerBatch is the trigger consumer's batch size (0 = default).
 	consumerBatch int
 	// starter: eventSettings.starter ("" = eager).
@@ -229,12 +231,17 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg)
 	s.events.wireAudit(reg, s.worker, s.metrics)
-	registerDrill(s.worker, s.client, s.rehearsals)
+	// TODO(wiring): o.drillAuth becomes the dev stack's authz.Live and
+	// engine signer once the engine side provisions them.
+	registerDrill(s.worker, s.client, s.rehearsals, o.drillAuth)
 	if o.register != nil {
 		o.register(s.worker)
 	}
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
+	}
+	if err := ensureDrillController(ctx, s.client, o.taskQueue); err != nil {
+		return nil, err
 	}
 	if o.books != nil {
 		if err := s.events.startConsumer(ctx, es, s.client, reg, o.books); err != nil {

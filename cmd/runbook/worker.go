@@ -110,11 +110,17 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 			}
 			w := newWorker(c, ep.TaskQueue, reg)
 			events.wireAudit(reg, w, metrics)
-			registerDrill(w, c, nil) // no simulator here: rehearse drills report that they need one
+			// No simulator here: rehearse drills report that they need one.
+			// TODO(wiring): pass the worker's authz.Live and engine signer;
+			// without them drill changes are refused and drills fail closed.
+			registerDrill(w, c, nil, drillAuth{})
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}
 			defer w.Stop()
+			if err := ensureDrillController(ctx, c, ep.TaskQueue); err != nil {
+				return err
+			}
 			if consumer {
 				if es.keyring, err = g.loadKeyring(); err != nil {
 					return err
