@@ -33,11 +33,16 @@ const (
 	// result (passed|failed|skipped), reason, time_to_contain,
 	// rotation_duration.
 	DrillResult Kind = "drill.result"
+	// DrillChanged is a change of a drill schedule the drill controller
+	// made (recorded under the schedule id): actor = the verified
+	// operator; attrs verb, result, fingerprint, policy, note, and for
+	// drill.schedule runbook, runbook_hash, mode, spec.
+	DrillChanged Kind = "drill.changed"
 )
 
 // Kinds lists every kind, in the order a reader meets them.
 var Kinds = []Kind{IncidentOpened, StepStarted, StepRetried, StepSucceeded, StepFailed, StepSkipped, StepCompensated,
-	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult}
+	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult, DrillChanged}
 
 // Known reports whether k is one of Kinds.
 func (k Kind) Known() bool {
