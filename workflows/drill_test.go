@@ -176,6 +176,9 @@ func TestDrillRefusedAtStart(t *testing.T) {
 			in.Authorization = h.roster.sign("bob", scheduleStatement(*in, time.Hour))
 		}, "may change drills"},
 		"edited after signing": {func(h *drillHarness, in *DrillInput) { in.RevokeUnused = true }, "inputs"},
+		"definition edited after signing": {func(h *drillHarness, in *DrillInput) {
+			in.Child.Runbook.Steps = in.Child.Runbook.Steps[:1]
+		}, "inputs"},
 		"other schedule": {func(h *drillHarness, in *DrillInput) {
 			st := scheduleStatement(*in, time.Hour)
 			st.Schedule = "drill:rotate-keys:bot-2"

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -119,12 +120,42 @@ func ParseDrillScheduleID(id string) (runbook, bot string, ok bool) {
 
 // DrillStatementInputs is the Inputs a drill.schedule statement binds: the
 // child's inputs as scheduled, and in the event slot the drill's own
-// parameters (bot, mode, hygiene policy), so a copied statement cannot
-// start a rotation where a rehearsal was allowed, or revoke keys where
-// only reporting was. DrillWorkflow recomputes it from its input.
+// parameters (bot, mode, hygiene policy) and a digest of the rest of the
+// child's input (the runbook definition, action metadata, audit), so a
+// copied statement cannot start a rotation where a rehearsal was allowed,
+// revoke keys where only reporting was, or run other steps under the
+// signed hash. DrillWorkflow recomputes it from its input.
 func DrillStatementInputs(in DrillInput) string {
+	child := in.Child
+	child.Inputs, child.Authorization = nil, nil
+	// The drill sets these on its child: they are not the operator's.
+	child.IncidentID, child.StartedBy = "", ""
 	return authz.StartHash(in.Child.Inputs, map[string]any{"bot": in.Bot, "mode": in.Mode,
-		"max_age": in.MaxAge, "unused_for": in.UnusedFor, "revoke_unused": in.RevokeUnused})
+		"max_age": in.MaxAge, "unused_for": in.UnusedFor, "revoke_unused": in.RevokeUnused,
+		"child": authz.DataHash(jsonRoundTrip(child))})
+}
+
+// jsonRoundTrip is v as the other side of a Temporal payload sees it: the
+// CLI hashes the value it sends, the workflow the value it decoded, and
+// both hash the same bytes only after one decode/encode (numbers become
+// float64, maps are sorted).
+func jsonRoundTrip(child IncidentInput) any {
+	b, err := json.Marshal(child)
+	if err != nil {
+		return "unencodable: " + err.Error()
+	}
+	var back IncidentInput
+	if err := json.Unmarshal(b, &back); err != nil {
+		return "undecodable: " + err.Error()
+	}
+	if b, err = json.Marshal(back); err != nil {
+		return "unencodable: " + err.Error()
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return "undecodable: " + err.Error()
+	}
+	return v
 }
 
 // drillAuthzRequest is the check of a drill change or start.
