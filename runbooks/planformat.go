@@ -35,6 +35,9 @@ func FormatPlan(w io.Writer, steps []PlannedStep) error {
 			b.WriteString(": parallel group")
 		case StepApproval:
 			fmt.Fprintf(&b, ": approval by %s", p.Approval.Group)
+			if a := p.Approval; a.Require > 1 || a.SecondFactor != "" {
+				b.WriteString(" (" + approvalRule(*a) + ")")
+			}
 		}
 		switch p.WillRun {
 		case WhenFalse:
@@ -142,4 +145,23 @@ func shortDuration(d Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// approvalRule says who a gate needs beyond one approver of its group:
+// "2 different approvers, each with a TOTP code".
+func approvalRule(a Approval) string {
+	var parts []string
+	if a.Require > 1 {
+		parts = append(parts, fmt.Sprintf("%d different approvers", a.Require))
+	}
+	switch a.SecondFactor {
+	case "totp":
+		parts = append(parts, "second factor: TOTP code")
+	case "sms":
+		parts = append(parts, "second factor: code texted to the approver")
+	case "":
+	default:
+		parts = append(parts, "second factor: "+a.SecondFactor)
+	}
+	return strings.Join(parts, ", ")
 }

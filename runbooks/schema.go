@@ -230,6 +230,8 @@ func schemaProblem(s *Source, e *jsonschema.ValidationError) []Problem {
 		}
 	case *kind.Minimum:
 		return []Problem{at(field, fmt.Sprintf("must be at least %s, got %s", ratString(k.Want), ratString(k.Got)), false)}
+	case *kind.Maximum:
+		return []Problem{at(field, fmt.Sprintf("must be at most %s, got %s", ratString(k.Want), ratString(k.Got)), false)}
 	case *kind.MinItems:
 		return []Problem{at(field, fmt.Sprintf("needs at least %d item(s)", k.Want), true)}
 	case *kind.MinLength:

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 )
 
@@ -48,6 +49,8 @@ steps:
 
 	assert.Equal(t, StatusAborted, st.Status)
 	assert.Equal(t, "dave", st.AbortedBy)
+	require.NotNil(t, st.AbortedByVerified)
+	assert.Equal(t, "dave", st.AbortedByVerified.Operator)
 	assert.Equal(t, "aborted by dave: wrong bot", st.Error)
 	assert.Equal(t, []string{"exchange.revoke_key"}, cancelled, "the running activity is cancelled")
 	assert.Equal(t, StatusSucceeded, step(t, st, "freeze").Status)

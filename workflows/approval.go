@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // HoldGroup is the approver group of the implicit gates HoldIrreversible
@@ -25,6 +26,14 @@ type gate struct {
 	held     string // the step an implicit hold gate guards, else ""
 	decision *Decision
 	approved bool
+
+	// Since authz: distinct approvals needed, the second factor each
+	// needs, when the gate started waiting (its SMS codes' issue time),
+	// and the verified decisions taken so far.
+	require  int
+	factor   string
+	issuedAt time.Time
+	verified []authz.Verified
 }
 
 type gateSpec struct {
@@ -46,7 +55,11 @@ func (r *run) runApproval(ctx workflow.Context, st runbooks.Step) outcome {
 			ss.Summary = msg
 		}
 	}
-	return r.waitGate(ctx, &gate{id: st.ID, group: a.Group}, ss,
+	require := a.Require
+	if require < 1 {
+		require = 1
+	}
+	return r.waitGate(ctx, &gate{id: st.ID, group: a.Group, require: require, factor: a.SecondFactor}, ss,
 		gateSpec{group: a.Group, timeout: a.Timeout.D(), onTimeout: a.OnTimeout})
 }
 
@@ -67,15 +80,19 @@ func (r *run) holdBefore(ctx workflow.Context, st runbooks.Step) outcome {
 		Summary: fmt.Sprintf("hold before irreversible step %s (%s): %s", st.ID, st.Action, reason),
 	}
 	r.insertBefore(gs, st.ID)
-	return r.waitGate(ctx, &gate{id: gs.ID, group: HoldGroup, held: st.ID}, gs, gateSpec{group: HoldGroup})
+	return r.waitGate(ctx, &gate{id: gs.ID, group: HoldGroup, held: st.ID, require: 1}, gs, gateSpec{group: HoldGroup})
 }
 
 // waitGate blocks until the gate is approved, denied or times out, or the
 // incident is aborted.
 func (r *run) waitGate(ctx workflow.Context, g *gate, ss *StepState, spec gateSpec) outcome {
 	r.start(ctx, ss, StatusWaiting)
+	g.issuedAt = *ss.StartedAt
 	r.record(ctx, approvalAskedFact(g.id, spec.group, ss.Summary))
 	r.waiting = append(r.waiting, g)
+	if r.authzOn {
+		r.askApprovers(ctx, g, ss)
+	}
 	decided := func() bool { return g.decision != nil }
 	var ok bool
 	var err error
@@ -91,6 +108,8 @@ func (r *run) waitGate(ctx workflow.Context, g *gate, ss *StepState, spec gateSp
 	case err != nil: // cancelled: the incident was aborted
 		r.end(ctx, ss, StatusAborted)
 		return abortedOutcome
+	case ok && r.authzOn:
+		return r.decidedVerified(ctx, g, ss)
 	case ok && g.approved:
 		ss.DecidedBy, ss.Comment = g.decision.Identity, g.decision.Comment
 		r.record(ctx, approvalDecidedFact(g.id, ss.DecidedBy, ss.Comment, true))
@@ -169,18 +188,66 @@ func (r *run) waitingIDs() string {
 	return strings.Join(ids, ", ")
 }
 
+// decidedVerified closes a gate decided by verified decisions: DecidedBy
+// names who (as proven) approved it — every one of them under require: N —
+// or who denied it.
+func (r *run) decidedVerified(ctx workflow.Context, g *gate, ss *StepState) outcome {
+	want := authz.VerbDeny
+	if g.approved {
+		want = authz.VerbApprove
+	}
+	var deciding []authz.Verified
+	var comments, names []string
+	for _, v := range g.verified {
+		if v.Verb == want {
+			deciding = append(deciding, v)
+			names = append(names, v.Operator)
+		}
+		if v.Comment != "" {
+			comments = append(comments, v.Comment)
+		}
+	}
+	if len(comments) == 0 && g.decision.Comment != "" {
+		comments = append(comments, g.decision.Comment)
+	}
+	ss.Approvals = slices.Clone(g.verified)
+	ss.DecidedBy, ss.Comment = verifiedBy(deciding), strings.Join(comments, "; ")
+	f := approvalDecidedFact(g.id, strings.Join(names, ", "), ss.Comment, g.approved)
+	verifiedAttrs(f.Attrs, deciding)
+	if g.require > 1 {
+		f.Attrs["require"] = fmt.Sprint(g.require)
+	}
+	r.record(ctx, f)
+	if g.approved {
+		r.end(ctx, ss, StatusSucceeded)
+		return outcome{}
+	}
+	// Names only in error texts: they reach the audit trail, whose
+	// redactor would cut a fingerprint out of free text.
+	who := strings.Join(names, ", ")
+	ss.Error = "denied by " + who
+	r.end(ctx, ss, StatusDenied)
+	return outcome{End: StatusDenied, Err: fmt.Sprintf("step %s denied by %s", g.id, who)}
+}
+
 // validateDecision is the approve/deny update validator: it runs before the
 // update is accepted, so a rejected decision leaves no trace in history.
-func (r *run) validateDecision(d Decision) (*gate, error) {
+// Since authz it verifies the signed statement with the worker's authorizer
+// (validators are not replayed, so asking the live roster is safe).
+func (r *run) validateDecision(ctx workflow.Context, d Decision, verb authz.Verb) (*gate, error) {
 	if r.terminal() {
 		return nil, fmt.Errorf("incident %s has already ended (%s)", r.in.IncidentID, r.st.Status)
 	}
-	if strings.TrimSpace(d.Identity) == "" {
+	if !r.authzOn && strings.TrimSpace(d.Identity) == "" {
 		return nil, fmt.Errorf("an identity is required to approve or deny")
 	}
 	g, err := r.findGate(d.Step)
 	if err != nil {
 		return nil, err
+	}
+	if r.authzOn {
+		_, err := r.check(r.decisionRequest(ctx, g, d, verb), func(v authz.Verified) error { return r.singleUse(v, d, g) })
+		return g, err
 	}
 	if allowed, listed := r.in.Approvers[g.group]; listed && !slices.Contains(allowed, d.Identity) {
 		return nil, fmt.Errorf("%q is not an approver of group %q for step %s", d.Identity, g.group, g.id)
@@ -189,12 +256,50 @@ func (r *run) validateDecision(d Decision) (*gate, error) {
 }
 
 // decide records an approve or deny; the waiting gate wakes up and acts.
-func (r *run) decide(d Decision, approve bool) error {
-	g, err := r.validateDecision(d)
+// Since authz the handler checks again inside a SideEffect, which puts the
+// verified identity in history; a gate needing N approvals is decided by
+// the Nth distinct approver, a deny decides at once.
+func (r *run) decide(ctx workflow.Context, d Decision, approve bool) error {
+	verb := authz.VerbDeny
+	if approve {
+		verb = authz.VerbApprove
+	}
+	if !r.authzOn {
+		g, err := r.validateDecision(ctx, d, verb)
+		if err != nil {
+			return err
+		}
+		dd := d
+		g.decision, g.approved = &dd, approve
+		return nil
+	}
+	if r.terminal() {
+		return fmt.Errorf("incident %s has already ended (%s)", r.in.IncidentID, r.st.Status)
+	}
+	g, err := r.findGate(d.Step)
 	if err != nil {
 		return err
 	}
-	dd := d
-	g.decision, g.approved = &dd, approve
+	res := r.recordedCheck(ctx, r.decisionRequest(ctx, g, d, verb), func(v authz.Verified) error { return r.singleUse(v, d, g) })
+	if res.Refusal != nil {
+		r.refused(ctx, *res.Refusal, g.id)
+		return res.Refusal
+	}
+	v := *res.Verified
+	r.accept(v)
+	g.verified = append(g.verified, v)
+	if ss := r.byID[g.id]; ss != nil {
+		ss.Approvals = slices.Clone(g.verified) // the state query shows 1 of 2
+	}
+	approvals := 0
+	for _, a := range g.verified {
+		if a.Verb == authz.VerbApprove {
+			approvals++
+		}
+	}
+	if !approve || approvals >= g.require {
+		dd := d
+		g.decision, g.approved = &dd, approve
+	}
 	return nil
 }

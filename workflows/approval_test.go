@@ -49,7 +49,7 @@ func TestApprovalApproveRecordsIdentity(t *testing.T) {
 	assert.Equal(t, StatusSucceeded, st.Status)
 	gate := step(t, st, "gate")
 	assert.Equal(t, StatusSucceeded, gate.Status)
-	assert.Equal(t, "alice", gate.DecidedBy)
+	assert.Equal(t, h.who("alice"), gate.DecidedBy)
 	assert.Equal(t, "go", gate.Comment)
 	assert.Equal(t, StatusSucceeded, step(t, st, "revoke").Status)
 }
@@ -66,7 +66,7 @@ func TestApprovalDenyEndsIncidentDenied(t *testing.T) {
 	deny.ok(t)
 	assert.Equal(t, StatusDenied, st.Status)
 	assert.Equal(t, StatusDenied, step(t, st, "gate").Status)
-	assert.Equal(t, "bob", step(t, st, "gate").DecidedBy)
+	assert.Equal(t, h.who("bob"), step(t, st, "gate").DecidedBy)
 	assert.Equal(t, "false positive", step(t, st, "gate").Comment)
 	assert.Equal(t, "step gate denied by bob", st.Error)
 	assert.Empty(t, h.requests("exchange.revoke_key"))
@@ -91,16 +91,16 @@ func TestApprovalValidatorRejects(t *testing.T) {
 	})
 	st := h.run(approvalInput(t, "abort"))
 
-	notApprover.rejected(t, `"mallory" is not an approver of group "security"`)
-	noIdentity.rejected(t, "identity is required")
+	notApprover.rejected(t, `approve refused for mallory: mallory is not an approver of group "security" (roles: auditor)`)
+	noIdentity.rejected(t, "approve refused: not signed")
 	wrongStep.rejected(t, `step "revoke" is not waiting for approval (waiting: gate)`)
-	oncallMember.rejected(t, `"carol" is not an approver of group "security"`)
-	abortNoID.rejected(t, "identity is required to abort")
+	oncallMember.rejected(t, `deny refused for carol: carol is not an approver of group "security"`)
+	abortNoID.rejected(t, "abort refused: not signed")
 	approve.ok(t)
 	late.rejected(t, "no approval gate is waiting")
 
 	assert.Equal(t, StatusSucceeded, st.Status)
-	assert.Equal(t, "bob", step(t, st, "gate").DecidedBy)
+	assert.Equal(t, h.who("bob"), step(t, st, "gate").DecidedBy)
 	// Rejected updates change nothing: the gate was decided once, by bob.
 	assert.Equal(t, StatusSucceeded, step(t, st, "revoke").Status)
 }
@@ -129,8 +129,8 @@ steps:
 	early.rejected(t, `step "gate" is not waiting for approval (waiting: wait)`)
 	first.ok(t)
 	second.ok(t)
-	assert.Equal(t, "alice", step(t, st, "wait").DecidedBy)
-	assert.Equal(t, "bob", step(t, st, "gate").DecidedBy)
+	assert.Equal(t, h.who("alice"), step(t, st, "wait").DecidedBy)
+	assert.Equal(t, h.who("bob"), step(t, st, "gate").DecidedBy)
 	assert.Equal(t, StatusSucceeded, st.Status)
 }
 
@@ -214,7 +214,7 @@ steps:
 		deny = h.update(UpdateDeny, Decision{Identity: "carol", Comment: "we page by phone"})
 	})
 	st := h.run(in)
-	notOncall.rejected(t, `"alice" is not an approver of group "oncall"`)
+	notOncall.rejected(t, `approve refused for alice: alice is not an approver of group "oncall"`)
 	approve.ok(t)
 	deny.ok(t)
 
@@ -229,7 +229,7 @@ steps:
 	assert.Equal(t, StatusWaiting, step(t, second, "sms.hold").Status)
 
 	assert.Equal(t, StatusDenied, st.Status)
-	assert.Equal(t, "carol", step(t, st, "revoke.hold").DecidedBy)
+	assert.Equal(t, h.who("carol"), step(t, st, "revoke.hold").DecidedBy)
 	assert.Equal(t, StatusDenied, step(t, st, "sms.hold").Status)
 	assert.Equal(t, "we page by phone", step(t, st, "sms.hold").Comment)
 	assert.Empty(t, h.requests("notify.sms"))

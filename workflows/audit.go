@@ -2,7 +2,10 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // AuditActivityName is the activity the interpreter records incident-level
@@ -100,6 +103,53 @@ func openedFact(in IncidentInput) AuditFact {
 		a["event_time"] = et
 	}
 	return AuditFact{Kind: AuditIncidentOpened, Actor: in.StartedBy, Attrs: a, Key: "opened"}
+}
+
+// openedFactVerified is openedFact naming who started the incident, as
+// proven: a person's start has them as actor; an engine start (event,
+// fleet, drill) keeps its source as actor and says the engine signed it.
+func openedFactVerified(in IncidentInput, v *authz.Verified) AuditFact {
+	f := openedFact(in)
+	if v == nil {
+		return f
+	}
+	if v.Operator != authz.EngineName {
+		f.Actor = v.Operator
+	}
+	verifiedAttrs(f.Attrs, []authz.Verified{*v})
+	if v.Adhoc {
+		f.Attrs["adhoc"] = "true"
+	}
+	return f
+}
+
+// verifiedAttrs records who acted, as proven: names, key fingerprints
+// (under "fingerprint", which the audit store's redactor keeps: a
+// fingerprint looks like a random token), second factors, relays, and the
+// policy version that allowed it.
+func verifiedAttrs(a map[string]string, vs []authz.Verified) {
+	var names, fps, factors, via []string
+	for _, v := range vs {
+		names, fps = append(names, v.Operator), append(fps, v.Fingerprint)
+		if v.Factor != "" {
+			factors = append(factors, v.Factor)
+		}
+		if v.Via != "" {
+			via = append(via, v.Via)
+		}
+	}
+	if len(vs) == 0 {
+		return
+	}
+	a["verified_by"] = strings.Join(names, ", ")
+	a["fingerprint"] = strings.Join(fps, ", ")
+	if len(factors) > 0 {
+		a["factor"] = strings.Join(factors, ", ")
+	}
+	if len(via) > 0 {
+		a["via"] = strings.Join(via, ", ")
+	}
+	a["policy"] = vs[0].Policy
 }
 
 func skippedFact(step, reason string) AuditFact {

@@ -105,11 +105,13 @@ func TestAuditApprovePath(t *testing.T) {
 	st := h.run(audited(approvalInput(t, "abort")))
 	require.Equal(t, StatusSucceeded, st.Status)
 
+	require.NotNil(t, st.StartedByVerified)
 	assert.Equal(t, []string{
-		"incident.opened||breach.bot1.key_leaked|opened|map[event_time:2026-11-27T09:00:00.5Z runbook:rb runbook_hash:sha256:test trigger:event trigger_event_id:evt-1]",
+		"incident.opened||breach.bot1.key_leaked|opened|map[event_time:2026-11-27T09:00:00.5Z fingerprint:" + h.fp("engine") + " policy:" + st.StartedByVerified.Policy +
+			" runbook:rb runbook_hash:sha256:test trigger:event trigger_event_id:evt-1 verified_by:engine]",
 		"approval.asked|gate||approval/gate/asked|map[group:security message:revoke the leaked key?]",
 		"evidence.added|||evidence/evt-2|map[event_id:evt-2 subject:breach.bot1.login_unknown_ip]",
-		"approval.granted|gate|alice|approval/gate/granted|map[comment:go]",
+		"approval.granted|gate|alice|approval/gate/granted|map[comment:go fingerprint:" + h.fp("alice") + " policy:" + st.StartedByVerified.Policy + " verified_by:alice]",
 		"incident.closed|||closed|map[status:succeeded]",
 	}, l.lines())
 	for _, f := range l.facts {
@@ -135,7 +137,7 @@ func TestAuditDenyPathRecordsSkippedSteps(t *testing.T) {
 	require.Len(t, lines, 5, "%v", lines)
 	assert.Equal(t, []string{
 		"approval.asked|gate||approval/gate/asked|map[group:security message:revoke the leaked key?]",
-		"approval.denied|gate|bob|approval/gate/denied|map[comment:false positive]",
+		"approval.denied|gate|bob|approval/gate/denied|map[comment:false positive fingerprint:" + h.fp("bob") + " policy:" + st.Steps[1].Approvals[0].Policy + " verified_by:bob]",
 		"step.skipped|revoke||step/revoke/skipped|map[reason:not run: incident denied]",
 		"incident.closed|||closed|map[error:step gate denied by bob status:denied]",
 	}, lines[1:])
@@ -162,10 +164,11 @@ steps:
 	require.Equal(t, StatusSucceeded, st.Status)
 
 	assert.Equal(t, []string{
-		"incident.opened||breach.bot1.key_leaked|opened|map[runbook:rb runbook_hash:sha256:test trigger:event trigger_event_id:evt-1]",
+		"incident.opened||breach.bot1.key_leaked|opened|map[fingerprint:" + h.fp("engine") + " policy:" + st.StartedByVerified.Policy +
+			" runbook:rb runbook_hash:sha256:test trigger:event trigger_event_id:evt-1 verified_by:engine]",
 		`step.skipped|log||step/log/skipped|map[reason:condition is false: event.data.severity == "low"]`,
 		"approval.asked|revoke.hold||approval/revoke.hold/asked|map[group:oncall message:hold before irreversible step revoke (exchange.revoke_key): blast radius exceeded]",
-		"approval.granted|revoke.hold|carol|approval/revoke.hold/granted|map[]",
+		"approval.granted|revoke.hold|carol|approval/revoke.hold/granted|map[fingerprint:" + h.fp("carol") + " policy:" + st.StartedByVerified.Policy + " verified_by:carol]",
 		"incident.closed|||closed|map[status:succeeded]",
 	}, l.lines())
 }

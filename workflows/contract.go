@@ -29,17 +29,64 @@ const (
 )
 
 // The updates take a Decision and return no value. Their validators reject,
-// before anything is written to history: an empty identity; an identity not
-// listed in Approvers[group] when the group is listed; approve/deny when no
-// gate waits, when Decision.Step names a step that is not waiting, or when
-// Step is empty and several gates wait; abort of an ended or already
-// aborting incident. The error text says which.
+// before anything is written to history: approve/deny when no gate waits,
+// when Decision.Step names a step that is not waiting, or when Step is empty
+// and several gates wait; abort of an ended or already aborting incident.
+// The error text says which.
+//
+// Incidents started since authorization (workflow version "authz" 1) then
+// verify Decision.Signed with the worker's authz.Authorizer and reject, with
+// the *authz.Refusal's text: a decision that is not signed; a signer not in
+// the roster, or a key that is not the named operator's; a statement for
+// another verb, incident, run or gate, expired, issued in the future or
+// valid too long; an operator whose roles do not allow the verb (approve and
+// deny: not an approver of the gate's group; abort: no abort permission); a
+// missing, wrong or expired second factor when the gate requires one; a
+// Decision.Identity that is not the signer; a nonce already accepted in this
+// run (a replayed statement); a TOTP time step that operator already used in
+// this run (or, with authz.Live, on this worker); and an operator answering
+// a gate they already answered ("alice already approved gate X; it requires
+// 2 different approvers"). The accepted handler checks again inside
+// workflow.SideEffect, so the authz.Verified it records is in history; a
+// decision refused there (the roster was reloaded in between) is kept in
+// IncidentState.Refusals and the audit trail, and the update returns the
+// refusal. Older histories keep the earlier rules: a non-empty identity,
+// listed in Approvers[group] when the group is listed.
 //
 // Names the interpreter derives (replay depends on them, so they are part of
 // the contract): an action's activity ID is its step ID; a compensation's is
 // "<step>/compensate" and its StepState ID "<step>.compensate"; the implicit
 // gate HoldIrreversible inserts before step S is "S.hold" (group "oncall"),
 // and Decision.Step may name either "S.hold" or "S".
+
+// AskApproversActivity is the activity a gate starts when it begins waiting
+// (incidents since workflow version "authz" 1): it tells the gate's
+// approvers what waits and how to answer, by SMS to their roster phones
+// (activities/notify implements it; the worker must register it). It runs
+// beside the gate, retried a few times; its failure is only noted in the
+// gate's summary and never fails or delays the gate.
+const AskApproversActivity = "notify.ask_approvers"
+
+// AskApproversRequest is AskApproversActivity's input: one waiting gate.
+type AskApproversRequest struct {
+	Incident string `json:"incident"`
+	// Run is the Temporal run id: codes and idempotency keys are per run.
+	Run string `json:"run"`
+	// Gate is the gate's step id (an implicit hold gate's is "S.hold").
+	Gate  string `json:"gate"`
+	Group string `json:"group"`
+	// Message is the gate's rendered message (a hold's reason).
+	Message string `json:"message,omitempty"`
+	// SecondFactor the gate requires: "", "totp" or "sms" (then the texted
+	// code is authz.SMSFactorCode for each approver, IssuedAt and this run).
+	SecondFactor string `json:"second_factor,omitempty"`
+	// IssuedAt is when the gate started waiting: the SMS codes' issue time
+	// (the validators check them against the same instant).
+	IssuedAt time.Time `json:"issued_at"`
+	// Held is the step an implicit hold gate guards ("" for a runbook gate):
+	// a held incident pages on-call that it waits, and for what.
+	Held string `json:"held,omitempty"`
+}
 
 // IncidentInput is the whole input of the interpreter workflow. The runbook
 // definition and its content hash travel here, so history records exactly

@@ -72,9 +72,6 @@ func RegisterDrill(w worker.WorkflowRegistry, a authz.Authorizer) {
 // drills is DrillWorkflow with the worker's authorizer.
 type drills struct{ a authz.Authorizer }
 
-// drillAuthzVersion gates checking a drill's authorization at start and
-// signing its child's: drills recorded before it replay without either.
-const drillAuthzVersion = "authz"
 
 // DrillInput is fixed when the schedule is created: the runbook definition
 // travels in it, so every run of a schedule runs the same, hashed runbook
@@ -194,9 +191,16 @@ func (w *drills) DrillWorkflow(ctx workflow.Context, in DrillInput) (DrillResult
 	actx := workflow.WithActivityOptions(ctx, drillActivity)
 	d.record(ctx, AuditFact{Kind: AuditIncidentOpened, Actor: "drill " + in.ScheduleID, Key: "opened",
 		Attrs: map[string]string{"runbook": in.Child.Runbook.Name, "runbook_hash": in.Child.RunbookHash, "trigger": "drill", "mode": in.Mode}})
-	d.authz = workflow.GetVersion(ctx, drillAuthzVersion, workflow.DefaultVersion, 1) >= 1
+	// authzVersion: drills recorded before it replay without checking their
+	// statement or signing their child's start.
+	d.authz = workflow.GetVersion(ctx, authzVersion, workflow.DefaultVersion, 1) >= 1
 	if !d.authz || d.authorize(ctx) {
 		d.execute(ctx, actx)
+	} else if rf := d.refused; rf != nil {
+		// Who tried to have this drill run, and why it did not (as the
+		// interpreter records a refused start).
+		d.record(ctx, AuditFact{Kind: AuditAuthzRefused, Actor: rf.Operator, Key: "authz/refused/start",
+			Attrs: map[string]string{"verb": string(rf.Verb), "operator": rf.Operator, "reason": rf.Reason, "schedule": d.in.ScheduleID}})
 	}
 	d.res.EndedAt = workflow.Now(ctx)
 	if d.res.Result == DrillFailed {
@@ -222,7 +226,7 @@ type drill struct {
 // the verified identity, or the refusal, is recorded in history). A
 // refusal fails the drill; its result fact says why.
 func (d *drill) authorize(ctx workflow.Context) bool {
-	var o authzOutcome
+	var o authzResult
 	err := workflow.SideEffect(ctx, func(ctx workflow.Context) any {
 		return checkAuthz(d.a, drillAuthzRequest(authz.VerbDrillSchedule, d.in.ScheduleID, &d.in, d.in.Authorization, workflow.Now(ctx)))
 	}).Get(&o)
@@ -230,9 +234,9 @@ func (d *drill) authorize(ctx workflow.Context) bool {
 	case err != nil:
 		d.fail("refused: %v", err)
 		d.refused = &authz.Refusal{Verb: authz.VerbDrillSchedule, Reason: err.Error()}
-	case o.Refused != nil:
-		d.fail("refused: %s", o.Refused.Error())
-		d.refused = o.Refused
+	case o.Refusal != nil:
+		d.fail("refused: %s", o.Refusal.Error())
+		d.refused = o.Refusal
 	case o.Verified == nil:
 		d.fail("refused: the check returned no identity")
 		d.refused = &authz.Refusal{Verb: authz.VerbDrillSchedule, Reason: "the check returned no identity"}

@@ -29,7 +29,6 @@ steps:
 // and fake actions, drill activities and audit store.
 type drillHarness struct {
 	*harness
-	roster  *testRoster
 	open    []string
 	mu      sync.Mutex
 	facts   []AuditFact
@@ -39,10 +38,10 @@ type drillHarness struct {
 }
 
 func newDrillHarness(t *testing.T) *drillHarness {
-	h := &drillHarness{harness: newHarness(t), roster: newTestRoster(t)}
-	RegisterDrill(h.env, h.roster.live)
+	h := &drillHarness{harness: newHarness(t)}
+	RegisterDrill(h.env, h.live)
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, req DrillSignStartRequest) (authz.Signed, error) {
-		sg, err := h.roster.signEngineStart(req)
+		sg, err := h.signEngineStart(req)
 		h.mu.Lock()
 		h.starts, h.signed = append(h.starts, req), append(h.signed, sg)
 		h.mu.Unlock()
@@ -76,14 +75,15 @@ func newDrillHarness(t *testing.T) *drillHarness {
 }
 
 // drillInput is a drill of bot-1 as `drill schedule` builds it, with
-// alice's (admin) drill.schedule statement.
+// root's (admin) drill.schedule statement; its runbook is registered.
 func (h *drillHarness) drillInput(mode string) DrillInput {
 	h.t.Helper()
 	child := input(h.t, drillRunbook)
 	child.Inputs = map[string]any{"bot": "bot-1"}
 	child.Audit = false
+	h.register(child.Runbook.Name, child.RunbookHash)
 	in := DrillInput{ScheduleID: "drill:rotate-keys:bot-1", Bot: "bot-1", Mode: mode, Child: child}
-	in.Authorization = h.roster.sign("alice", scheduleStatement(in, time.Hour))
+	in.Authorization = h.signSchedule("root", in, time.Hour)
 	return in
 }
 
@@ -136,11 +136,11 @@ func TestDrillPassRecordsFindings(t *testing.T) {
 	require.Empty(t, h.requests("notify.sms"))
 	require.Len(t, h.requests("exchange.revoke_key"), 1, "K2 is reported, not revoked, unless revoke_unused")
 	require.NotNil(t, res.AuthorizedBy)
-	require.Equal(t, "alice", res.AuthorizedBy.Operator)
-	require.Equal(t, "alice", k[AuditDrillResult][0].Attrs["authorized_by"])
+	require.Equal(t, "root", res.AuthorizedBy.Operator)
+	require.Equal(t, "root", k[AuditDrillResult][0].Attrs["authorized_by"])
 }
 
-// Given a drill whose schedule carries alice's statement,
+// Given a drill whose schedule carries root's statement,
 // When it starts its child incident,
 // Then the child's start is an engine-signed exec statement (trigger
 // drill) for exactly the child's id, runbook and inputs, which the roster
@@ -154,16 +154,16 @@ func TestDrillChildStartIsEngineSigned(t *testing.T) {
 	want := DrillSignStartRequest{Drill: res.DrillID, Incident: "rotate-keys:bot-1", Runbook: "rotate-keys", RunbookHash: "sha256:test",
 		Inputs: authz.StartHash(map[string]any{"bot": "bot-1"}, input(t, drillRunbook).Event)}
 	require.Equal(t, want, h.starts[0])
-	v, err := h.roster.live.Authorize(authz.Request{Verb: authz.VerbExec, Incident: want.Incident, Runbook: want.Runbook,
-		RunbookHash: want.RunbookHash, Inputs: want.Inputs, Trigger: "drill", Now: time.Now(), Signed: &h.signed[0]})
+	v, err := h.live.Authorize(authz.Request{Verb: authz.VerbExec, Incident: want.Incident, Runbook: want.Runbook,
+		RunbookHash: want.RunbookHash, Inputs: want.Inputs, Trigger: "drill", Now: h.env.Now(), Signed: &h.signed[0]})
 	require.NoError(t, err)
 	require.Equal(t, authz.EngineName, v.Operator)
 }
 
 // Given a schedule created straight through Temporal's API, without the
 // controller (no statement), or with a statement of an operator without
-// the drill permission, or with alice's statement for another runbook
-// input, When its run starts,
+// the drill permission, or with root's statement for other inputs, another
+// definition or another schedule, When its run starts,
 // Then the drill fails "refused: …" and says why in its result and audit
 // trail, having checked no key and started no child.
 func TestDrillRefusedAtStart(t *testing.T) {
@@ -173,16 +173,16 @@ func TestDrillRefusedAtStart(t *testing.T) {
 	}{
 		"unsigned": {func(h *drillHarness, in *DrillInput) { in.Authorization = nil }, "not signed"},
 		"no drill permission": {func(h *drillHarness, in *DrillInput) {
-			in.Authorization = h.roster.sign("bob", scheduleStatement(*in, time.Hour))
+			in.Authorization = h.signSchedule("dave", *in, time.Hour)
 		}, "may change drills"},
 		"edited after signing": {func(h *drillHarness, in *DrillInput) { in.RevokeUnused = true }, "inputs"},
 		"definition edited after signing": {func(h *drillHarness, in *DrillInput) {
 			in.Child.Runbook.Steps = in.Child.Runbook.Steps[:1]
 		}, "inputs"},
 		"other schedule": {func(h *drillHarness, in *DrillInput) {
-			st := scheduleStatement(*in, time.Hour)
-			st.Schedule = "drill:rotate-keys:bot-2"
-			in.Authorization = h.roster.sign("alice", st)
+			other := *in
+			other.ScheduleID = "drill:rotate-keys:bot-2"
+			in.Authorization = h.signSchedule("root", other, time.Hour)
 		}, "schedule"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -203,6 +203,8 @@ func TestDrillRefusedAtStart(t *testing.T) {
 			require.Equal(t, "refused", k[AuditDrillResult][0].Attrs["authorization"])
 			require.Contains(t, k[AuditDrillResult][0].Attrs["reason"], tc.want)
 			require.Equal(t, "failed", k[AuditIncidentClosed][0].Attrs["status"])
+			require.Len(t, k[AuditAuthzRefused], 1)
+			require.Contains(t, k[AuditAuthzRefused][0].Attrs["reason"], tc.want)
 		})
 	}
 }

@@ -167,26 +167,17 @@ func drillAuthzRequest(verb authz.Verb, schedule string, d *DrillInput, signed *
 	return req
 }
 
-// authzOutcome is a check's result as a SideEffect records it.
-type authzOutcome struct {
-	Verified *authz.Verified `json:"verified,omitempty"`
-	Refused  *authz.Refusal  `json:"refused,omitempty"`
-}
-
-// checkAuthz asks a for req; every failure becomes a Refusal.
-func checkAuthz(a authz.Authorizer, req authz.Request) authzOutcome {
+// checkAuthz asks a for req (the result a SideEffect records, as the
+// interpreter's checks do); every failure becomes a Refusal.
+func checkAuthz(a authz.Authorizer, req authz.Request) authzResult {
 	if a == nil {
-		return authzOutcome{Refused: &authz.Refusal{Verb: req.Verb, Reason: "this worker has no authorizer (no operator roster)"}}
+		a = refuseAll{}
 	}
 	v, err := a.Authorize(req)
 	if err != nil {
-		var r *authz.Refusal
-		if !errors.As(err, &r) {
-			r = &authz.Refusal{Verb: req.Verb, Reason: err.Error()}
-		}
-		return authzOutcome{Refused: r}
+		return authzResult{Refusal: refusalOf(req, err)}
 	}
-	return authzOutcome{Verified: &v}
+	return authzResult{Verified: &v}
 }
 
 func refusalError(r *authz.Refusal) error {
@@ -280,8 +271,8 @@ func (r *controllerRun) validate(ctx workflow.Context, verb authz.Verb, req Dril
 		return temporal.NewNonRetryableApplicationError(err.Error(), "InvalidRequest", nil)
 	}
 	o := checkAuthz(r.ctl.a, drillAuthzRequest(verb, req.Schedule, req.Drill, req.Signed, workflow.Now(ctx)))
-	if o.Refused != nil {
-		return refusalError(o.Refused)
+	if o.Refusal != nil {
+		return refusalError(o.Refusal)
 	}
 	if _, used := r.nonces[o.Verified.Nonce]; used {
 		return refusalError(&authz.Refusal{Verb: verb, Operator: o.Verified.Operator, Reason: "this statement was already used (replayed): sign a new one"})
@@ -295,18 +286,18 @@ func (r *controllerRun) validate(ctx workflow.Context, verb authz.Verb, req Dril
 func (r *controllerRun) handle(ctx workflow.Context, verb authz.Verb, req DrillChangeRequest) (DrillChangeResult, error) {
 	r.accepted++
 	res := DrillChangeResult{Verb: verb, Schedule: req.Schedule}
-	var o authzOutcome
+	var o authzResult
 	err := workflow.SideEffect(ctx, func(ctx workflow.Context) any {
 		return checkAuthz(r.ctl.a, drillAuthzRequest(verb, req.Schedule, req.Drill, req.Signed, workflow.Now(ctx)))
 	}).Get(&o)
 	if err != nil {
 		return res, err
 	}
-	if o.Refused != nil {
+	if o.Refusal != nil {
 		// The roster changed between validation and now.
-		r.audit(ctx, req.Schedule, AuditFact{Kind: AuditDrillChanged, Actor: o.Refused.Operator, Key: fmt.Sprintf("refused/%s/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, r.accepted),
-			Attrs: map[string]string{"verb": string(verb), "result": "refused", "reason": o.Refused.Reason}})
-		return res, refusalError(o.Refused)
+		r.audit(ctx, req.Schedule, AuditFact{Kind: AuditDrillChanged, Actor: o.Refusal.Operator, Key: fmt.Sprintf("refused/%s/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, r.accepted),
+			Attrs: map[string]string{"verb": string(verb), "result": "refused", "reason": o.Refusal.Reason}})
+		return res, refusalError(o.Refusal)
 	}
 	v := *o.Verified
 	if _, used := r.nonces[v.Nonce]; used {

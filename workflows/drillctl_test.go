@@ -22,76 +22,37 @@ import (
 	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
-// testRoster is a real roster with real keys: alice (admin: may change
-// drills), bob (responder: may not), and the engine's key. carol has a key
-// but is not in the roster.
-type testRoster struct {
-	t      *testing.T
-	live   *authz.Live
-	keys   map[string]ssh.Signer
-	engine ssh.Signer
-}
-
-func newTestRoster(t *testing.T) *testRoster {
-	t.Helper()
-	gen := func() ssh.Signer {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		require.NoError(t, err)
-		s, err := ssh.NewSignerFromKey(priv)
-		require.NoError(t, err)
-		return s
-	}
-	r := &testRoster{t: t, live: &authz.Live{}, engine: gen(),
-		keys: map[string]ssh.Signer{"alice": gen(), "bob": gen(), "carol": gen()}}
-	op := func(name, role string) authz.Operator {
-		return authz.Operator{Name: name, Keys: []string{operatorkey.AuthorizedKey(r.keys[name].PublicKey(), name+"@test")}, Roles: []string{role}}
-	}
-	c, err := authz.Compile(authz.Policy{
-		Operators:  []authz.Operator{op("alice", authz.RoleAdmin), op("bob", authz.RoleResponder)},
-		EngineKeys: []string{operatorkey.AuthorizedKey(r.engine.PublicKey(), "engine")},
-		Registered: map[string]string{"sha256:test": "rotate-keys"},
-	})
-	require.NoError(t, err)
-	r.live.Set(c, nil)
-	return r
-}
-
-// sign signs st with name's key, as name unless st names someone.
-func (r *testRoster) sign(name string, st authz.Statement) *authz.Signed {
-	r.t.Helper()
-	if st.Operator == "" {
-		st.Operator = name
-	}
-	if st.IssuedAt.IsZero() {
-		st.IssuedAt = time.Now().Add(-time.Second)
-	}
-	if st.Expires.IsZero() {
-		st.Expires = st.IssuedAt.Add(5 * time.Minute)
-	}
-	sg, err := operatorkey.Sign(r.keys[name], st)
-	require.NoError(r.t, err)
-	return &sg
-}
-
 // signEngineStart is what the worker's drill.sign_start activity does.
-func (r *testRoster) signEngineStart(req DrillSignStartRequest) (authz.Signed, error) {
-	now := time.Now()
-	return operatorkey.Sign(r.engine, authz.Statement{Verb: authz.VerbExec, Operator: authz.EngineName, Incident: req.Incident,
-		Runbook: req.Runbook, RunbookHash: req.RunbookHash, Inputs: req.Inputs, Trigger: "drill", IssuedAt: now, Expires: now.Add(5 * time.Minute)})
+func (r *roster) signEngineStart(req DrillSignStartRequest) (authz.Signed, error) {
+	now := r.now()
+	return operatorkey.Sign(r.signers[authz.EngineName], authz.Statement{Verb: authz.VerbExec, Operator: authz.EngineName,
+		Incident: req.Incident, Runbook: req.Runbook, RunbookHash: req.RunbookHash, Inputs: req.Inputs, Trigger: "drill",
+		IssuedAt: now, Expires: now.Add(5 * time.Minute)})
 }
 
-// scheduleStatement is the drill.schedule statement `drill schedule` signs.
-func scheduleStatement(in DrillInput, valid time.Duration) authz.Statement {
-	now := time.Now().Add(-time.Second)
-	return authz.Statement{Verb: authz.VerbDrillSchedule, Schedule: in.ScheduleID, Runbook: in.Child.Runbook.Name,
-		RunbookHash: in.Child.RunbookHash, Inputs: DrillStatementInputs(in), IssuedAt: now, Expires: now.Add(valid)}
+// signSchedule is the drill.schedule statement `drill schedule` signs for
+// in, valid for valid.
+func (r *roster) signSchedule(as string, in DrillInput, valid time.Duration) *authz.Signed {
+	now := r.now()
+	return r.sign(as, authz.Statement{Verb: authz.VerbDrillSchedule, Schedule: in.ScheduleID, Runbook: in.Child.Runbook.Name,
+		RunbookHash: in.Child.RunbookHash, Inputs: DrillStatementInputs(in), IssuedAt: now, Expires: now.Add(valid)})
+}
+
+// outsider gives the roster's signers a key for name that the policy does
+// not list.
+func (r *roster) outsider(name string) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(r.t, err)
+	s, err := ssh.NewSignerFromKey(priv)
+	require.NoError(r.t, err)
+	r.signers[name] = s
 }
 
 // ctlHarness runs the drill controller with a fake schedule API.
 type ctlHarness struct {
 	t      *testing.T
 	env    *testsuite.TestWorkflowEnvironment
-	roster *testRoster
+	roster *roster
 	mu     sync.Mutex
 	calls  []DrillScheduleCall
 	facts  []AuditFact
@@ -100,7 +61,9 @@ type ctlHarness struct {
 
 func newCtlHarness(t *testing.T, maxUpdates int) *ctlHarness {
 	var s testsuite.WorkflowTestSuite
-	h := &ctlHarness{t: t, env: s.NewTestWorkflowEnvironment(), roster: newTestRoster(t)}
+	h := &ctlHarness{t: t, env: s.NewTestWorkflowEnvironment(), roster: newRoster(t)}
+	h.roster.clock = h.env.Now
+	h.roster.outsider("zoe")
 	c := &drillController{a: h.roster.live, maxUpdates: maxUpdates}
 	h.env.RegisterWorkflowWithOptions(c.Run, workflow.RegisterOptions{Name: DrillControllerWorkflowName})
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, call DrillScheduleCall) (string, error) {
@@ -155,6 +118,7 @@ func (h *ctlHarness) run(steps ...func()) {
 func (h *ctlHarness) drill() DrillInput {
 	child := input(h.t, drillRunbook)
 	child.Inputs = map[string]any{"bot": "bot-1"}
+	h.roster.register(child.Runbook.Name, child.RunbookHash)
 	return DrillInput{ScheduleID: "drill:rotate-keys:bot-1", Bot: "bot-1", Mode: DrillModeRotate, Child: child}
 }
 
@@ -175,7 +139,7 @@ func (r *ctlResult) refused(t *testing.T, want string) {
 	require.True(t, errors.As(r.err, &ae), "%T", r.err)
 }
 
-// Given alice (admin) signs drill.schedule and then drill.pause,
+// Given root (admin) signs drill.schedule and then drill.pause,
 // When she sends them to the controller,
 // Then the schedule is created with her statement in every run's input and
 // paused with a note naming her, each change returns and audits her
@@ -186,25 +150,25 @@ func TestDrillControllerAuthorizedChanges(t *testing.T) {
 	var sched, pause *ctlResult
 	h.run(func() {
 		sched = h.send(authz.VerbDrillSchedule, DrillChangeRequest{Schedule: d.ScheduleID, Drill: &d, Spec: DrillSpec{Every: time.Hour},
-			Signed: h.roster.sign("alice", scheduleStatement(d, 30*24*time.Hour))})
+			Signed: h.roster.signSchedule("root", d, 30*24*time.Hour)})
 	}, func() {
 		pause = h.send(authz.VerbDrillPause, DrillChangeRequest{Schedule: d.ScheduleID, Note: "maintenance",
-			Signed: h.roster.sign("alice", authz.Statement{Verb: authz.VerbDrillPause, Schedule: d.ScheduleID})})
+			Signed: h.roster.sign("root", authz.Statement{Verb: authz.VerbDrillPause, Schedule: d.ScheduleID})})
 	})
 	sched.ok(t)
 	pause.ok(t)
 	require.Equal(t, "created", sched.res.Result)
-	require.Equal(t, "alice", sched.res.By.Operator)
+	require.Equal(t, "root", sched.res.By.Operator)
 	require.NotEmpty(t, sched.res.By.Fingerprint)
 	require.Equal(t, "paused", pause.res.Result)
 	require.Len(t, h.calls, 2)
 	require.NotNil(t, h.calls[0].Drill.Authorization, "runs carry the schedule statement")
-	require.Equal(t, "alice", h.calls[0].By)
-	require.Equal(t, "maintenance (alice)", h.calls[1].Note)
+	require.Equal(t, "root", h.calls[0].By)
+	require.Equal(t, "maintenance (root)", h.calls[1].Note)
 	require.Len(t, h.facts, 2)
 	require.Equal(t, AuditDrillChanged, h.facts[0].Kind)
 	require.Equal(t, d.ScheduleID, h.facts[0].IncidentID)
-	require.Equal(t, "alice", h.facts[1].Actor)
+	require.Equal(t, "root", h.facts[1].Actor)
 	require.Equal(t, "drill.pause", h.facts[1].Attrs["verb"])
 }
 
@@ -229,23 +193,23 @@ func TestDrillControllerRefusals(t *testing.T) {
 		}
 	}
 	for name, a := range map[string]attempt{
-		"non-member (no drill permission)": {authz.VerbDrillPause, pause("bob", authz.Statement{}), "no role of bob (responder) may change drills"},
-		"not in the roster":                {authz.VerbDrillPause, pause("carol", authz.Statement{}), `"carol" is not in the roster`},
-		"as someone else":                  {authz.VerbDrillPause, pause("bob", authz.Statement{Operator: "alice"}), "nobody acts under another's name"},
-		"expired": {authz.VerbDrillPause, pause("alice", authz.Statement{IssuedAt: time.Now().Add(-time.Hour),
+		"non-member (no drill permission)": {authz.VerbDrillPause, pause("dave", authz.Statement{}), "no role of dave (responder) may change drills"},
+		"not in the roster":                {authz.VerbDrillPause, pause("zoe", authz.Statement{}), `"zoe" is not in the roster`},
+		"as someone else":                  {authz.VerbDrillPause, pause("dave", authz.Statement{Operator: "root"}), "nobody acts under another's name"},
+		"expired": {authz.VerbDrillPause, pause("root", authz.Statement{IssuedAt: time.Now().Add(-time.Hour),
 			Expires: time.Now().Add(-50 * time.Minute)}), "expired"},
-		"other schedule":        {authz.VerbDrillPause, pause("alice", authz.Statement{Schedule: "drill:rotate-keys:bot-2"}), "the statement's schedule is"},
-		"statement for another": {authz.VerbDrillDelete, pause("alice", authz.Statement{}), `for "drill.pause", not "drill.delete"`},
+		"other schedule":        {authz.VerbDrillPause, pause("root", authz.Statement{Schedule: "drill:rotate-keys:bot-2"}), "the statement's schedule is"},
+		"statement for another": {authz.VerbDrillDelete, pause("root", authz.Statement{}), `for "drill.pause", not "drill.delete"`},
 		"unsigned": {authz.VerbDrillTrigger, func(h *ctlHarness, d DrillInput) DrillChangeRequest {
 			return DrillChangeRequest{Schedule: d.ScheduleID}
 		}, "not signed"},
 		"schedule of edited inputs": {authz.VerbDrillSchedule, func(h *ctlHarness, d DrillInput) DrillChangeRequest {
-			sg := h.roster.sign("alice", scheduleStatement(d, time.Hour))
+			sg := h.roster.signSchedule("root", d, time.Hour)
 			d.Mode = DrillModeRehearse
 			return DrillChangeRequest{Schedule: d.ScheduleID, Drill: &d, Spec: DrillSpec{Every: time.Hour}, Signed: sg}
 		}, "the statement's inputs"},
 		"schedule for another bot": {authz.VerbDrillSchedule, func(h *ctlHarness, d DrillInput) DrillChangeRequest {
-			sg := h.roster.sign("alice", scheduleStatement(d, time.Hour))
+			sg := h.roster.signSchedule("root", d, time.Hour)
 			d.Bot = "bot-2"
 			return DrillChangeRequest{Schedule: d.ScheduleID, Drill: &d, Spec: DrillSpec{Every: time.Hour}, Signed: sg}
 		}, "runs runbook rotate-keys on bot bot-1"},
@@ -266,7 +230,7 @@ func TestDrillControllerRefusals(t *testing.T) {
 func TestDrillControllerRefusesReplay(t *testing.T) {
 	h := newCtlHarness(t, 0)
 	d := h.drill()
-	sg := h.roster.sign("alice", authz.Statement{Verb: authz.VerbDrillPause, Schedule: d.ScheduleID})
+	sg := h.roster.sign("root", authz.Statement{Verb: authz.VerbDrillPause, Schedule: d.ScheduleID})
 	var first, again *ctlResult
 	h.run(func() { first = h.send(authz.VerbDrillPause, DrillChangeRequest{Schedule: d.ScheduleID, Signed: sg}) },
 		func() { again = h.send(authz.VerbDrillPause, DrillChangeRequest{Schedule: d.ScheduleID, Signed: sg}) })
@@ -284,7 +248,7 @@ func TestDrillControllerContinuesAsNew(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		h.env.RegisterDelayedCallback(func() {
 			rs = append(rs, h.send(authz.VerbDrillTrigger, DrillChangeRequest{Schedule: d.ScheduleID,
-				Signed: h.roster.sign("alice", authz.Statement{Verb: authz.VerbDrillTrigger, Schedule: d.ScheduleID})}))
+				Signed: h.roster.sign("root", authz.Statement{Verb: authz.VerbDrillTrigger, Schedule: d.ScheduleID})}))
 		}, time.Duration(i+1)*time.Second)
 	}
 	h.env.ExecuteWorkflow(DrillControllerWorkflowName, DrillControllerInput{})

@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,9 +14,12 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 
+	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // harness runs IncidentWorkflow in the SDK's test environment with fake
@@ -27,14 +32,32 @@ type harness struct {
 	mu      sync.Mutex
 	calls   []runbooks.ActionRequest
 	updates int
+
+	// Authorization: a real roster (testRoster) with keys made in
+	// t.TempDir, checked by a real authz.Live.
+	*roster
+	incident string // of the running incident: what decisions are signed for
+	asks     []AskApproversRequest
+	askErr   error
+	// unsignedStart and adhoc make run() leave the start unsigned, or the
+	// runbook unregistered with the engine.
+	unsignedStart, adhoc bool
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	Register(env)
-	return &harness{t: t, env: env}
+	h := &harness{t: t, env: env, roster: newRoster(t)}
+	h.clock = env.Now
+	Register(env, h.live)
+	env.RegisterActivityWithOptions(func(ctx context.Context, req AskApproversRequest) error {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.asks = append(h.asks, req)
+		return h.askErr
+	}, activity.RegisterOptions{Name: AskApproversActivity})
+	return h
 }
 
 type actionFn func(ctx context.Context, req runbooks.ActionRequest) (runbooks.ActionResult, error)
@@ -109,6 +132,13 @@ func (h *harness) actionOrder() []string {
 // run executes the workflow to completion and returns its result.
 func (h *harness) run(in IncidentInput) IncidentState {
 	h.t.Helper()
+	h.incident = in.IncidentID
+	if !h.adhoc {
+		h.register(in.Runbook.Name, in.RunbookHash)
+	}
+	if in.Authorization == nil && !h.unsignedStart {
+		in.Authorization = h.startStatement(in, h.env.Now())
+	}
 	h.env.ExecuteWorkflow(IncidentWorkflowName, in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 	require.NoError(h.t, h.env.GetWorkflowError())
@@ -135,8 +165,42 @@ type updateResult struct {
 	err      error
 }
 
-// update sends an update; check the result after the workflow has run.
+// update sends an update signed by d.Identity (when the roster has a key
+// for that name and d carries no statement): the statement names the gate
+// the decision is for — d.Step, or the one gate the state shows waiting —
+// as `runbook approve` does after querying the state.
 func (h *harness) update(name string, d Decision) *updateResult {
+	if d.Signed == nil && h.signers[d.Identity] != nil {
+		st := authz.Statement{Verb: authz.Verb(name), Operator: d.Identity, Incident: h.incident, Comment: d.Comment}
+		if name != UpdateAbort {
+			st.Run, st.Step = testRunID, h.gateFor(d.Step)
+		} else {
+			st.Run = testRunID
+		}
+		d.Signed = h.sign(d.Identity, st)
+	}
+	return h.updateRaw(name, d)
+}
+
+// gateFor is the id of the waiting gate a decision for step means.
+func (h *harness) gateFor(step string) string {
+	var waiting []string
+	for _, s := range h.query().Steps {
+		if s.Status == StatusWaiting {
+			if s.ID == step || s.ID == step+holdSuffix {
+				return s.ID
+			}
+			waiting = append(waiting, s.ID)
+		}
+	}
+	if step == "" && len(waiting) == 1 {
+		return waiting[0]
+	}
+	return step
+}
+
+// updateRaw sends d as it is.
+func (h *harness) updateRaw(name string, d Decision) *updateResult {
 	r := &updateResult{}
 	h.updates++
 	h.env.UpdateWorkflow(name, fmt.Sprintf("%s-%d", name, h.updates), &testsuite.TestUpdateCallback{
@@ -247,4 +311,140 @@ func (h *harness) blocking(name string) {
 			h.mu.Unlock()
 			return runbooks.ActionResult{}, nil
 		})
+}
+
+// testRunID is the run id of a workflow in the SDK's test environment.
+const testRunID = "default-test-run-id"
+
+// roster is a real operator roster for tests: keys generated with
+// operatorkey in t.TempDir, TOTP secrets, an SMS code key, and the engine's
+// key, compiled into an authz.Live the interpreter is registered with.
+type roster struct {
+	t       *testing.T
+	live    *authz.Live
+	policy  authz.Policy
+	signers map[string]ssh.Signer // operator (or authz.EngineName) → key
+	secrets testSecrets
+	clock   func() time.Time // the test environment's clock
+}
+
+type testSecrets struct {
+	totp   map[string][]byte
+	smsKey []byte
+}
+
+func (s testSecrets) TOTPSecret(op string) ([]byte, bool) { b, ok := s.totp[op]; return b, ok }
+func (s testSecrets) SMSCodeKey() []byte                  { return s.smsKey }
+
+// testOperators: alice and bob approve security gates (alice may also
+// start and abort), carol answers on-call holds, dave and erin respond,
+// mallory only reads, root is an admin.
+var testOperators = map[string][]string{
+	"alice":   {"security", authz.RoleResponder},
+	"bob":     {"security"},
+	"carol":   {"oncall"},
+	"dave":    {authz.RoleResponder},
+	"erin":    {authz.RoleResponder},
+	"mallory": {authz.RoleAuditor},
+	"root":    {authz.RoleAdmin},
+}
+
+func newRoster(t *testing.T) *roster {
+	t.Helper()
+	dir := t.TempDir()
+	r := &roster{t: t, live: &authz.Live{}, signers: map[string]ssh.Signer{},
+		secrets: testSecrets{totp: map[string][]byte{}, smsKey: []byte("sms-code-key-for-tests-only-0123")}}
+	r.policy = authz.Policy{
+		Roles: map[string]authz.Role{
+			"security": {Approve: []string{"security"}, Read: true},
+			"oncall":   {Approve: []string{"oncall"}, Read: true},
+		},
+		Registered: map[string]string{},
+	}
+	names := make([]string, 0, len(testOperators))
+	for n := range testOperators {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range append(names, authz.EngineName) {
+		s, err := operatorkey.Generate(filepath.Join(dir, name), name+"@test")
+		require.NoError(t, err)
+		r.signers[name] = s
+		line := operatorkey.AuthorizedKey(s.PublicKey(), name+"@test")
+		if name == authz.EngineName {
+			r.policy.EngineKeys = append(r.policy.EngineKeys, line)
+			continue
+		}
+		r.policy.Operators = append(r.policy.Operators, authz.Operator{Name: name, Keys: []string{line}, Roles: testOperators[name]})
+		r.secrets.totp[name] = []byte("totp-secret-" + name)
+	}
+	r.apply()
+	return r
+}
+
+func (r *roster) apply() {
+	c, err := authz.Compile(r.policy)
+	require.NoError(r.t, err)
+	r.live.Set(c, r.secrets)
+}
+
+// register makes a runbook known to the engine by content hash.
+func (r *roster) register(name, hash string) {
+	r.policy.Registered[hash] = name
+	r.apply()
+}
+
+// remove takes an operator off the roster (a reload).
+func (r *roster) remove(name string) {
+	r.policy.Operators = slices.DeleteFunc(r.policy.Operators, func(o authz.Operator) bool { return o.Name == name })
+	r.apply()
+}
+
+// sign signs st with operator as's key, issued now by the test clock
+// unless st says when, valid five minutes unless st says otherwise.
+func (r *roster) sign(as string, st authz.Statement) *authz.Signed {
+	r.t.Helper()
+	if st.Operator == "" {
+		st.Operator = as
+	}
+	if st.IssuedAt.IsZero() {
+		st.IssuedAt = r.now()
+	}
+	if st.Expires.IsZero() {
+		st.Expires = st.IssuedAt.Add(5 * time.Minute)
+	}
+	sg, err := operatorkey.Sign(r.signers[as], st)
+	require.NoError(r.t, err)
+	return &sg
+}
+
+func (r *roster) now() time.Time {
+	if r.clock != nil {
+		return r.clock()
+	}
+	return time.Now()
+}
+
+// startStatement is the exec statement that allows in: the engine's for
+// event, fleet and drill starts, dave's for a manual one.
+func (r *roster) startStatement(in IncidentInput, at time.Time) *authz.Signed {
+	as := authz.EngineName
+	if in.Trigger == "manual" || in.Trigger == "" {
+		as = "dave"
+	}
+	return r.sign(as, authz.Statement{Verb: authz.VerbExec, Incident: in.IncidentID, Runbook: in.Runbook.Name,
+		RunbookHash: in.RunbookHash, Inputs: authz.StartHash(in.Inputs, in.Event), Trigger: in.Trigger, IssuedAt: at})
+}
+
+// who is the verified one-line form of operator name (no second factor).
+func (r *roster) who(name string) string {
+	return name + " (" + authz.Fingerprint(r.signers[name].PublicKey()) + ")"
+}
+
+// fp is operator name's key fingerprint.
+func (r *roster) fp(name string) string { return authz.Fingerprint(r.signers[name].PublicKey()) }
+
+// totpCode is operator's current TOTP code at t.
+func (r *roster) totpCode(op string, t time.Time) string {
+	return authz.TOTPCode(r.secrets.totp[op], authz.TOTPCounter(t), authz.TOTPDigits)
 }

@@ -6,11 +6,16 @@ import (
 
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
-// Register registers the interpreter workflow under IncidentWorkflowName.
-func Register(w worker.WorkflowRegistry) {
-	w.RegisterWorkflowWithOptions(IncidentWorkflow, workflow.RegisterOptions{Name: IncidentWorkflowName})
+// Register registers the interpreter workflow under IncidentWorkflowName,
+// bound to the worker's authorizer a (authz.Live in the worker): every
+// start and decision of an incident is verified with it. The worker must
+// also register AskApproversActivity.
+func Register(w worker.WorkflowRegistry, a authz.Authorizer) {
+	w.RegisterWorkflowWithOptions((&Interpreter{Authz: a}).Incident, workflow.RegisterOptions{Name: IncidentWorkflowName})
 }
 
 // IncidentWorkflow interprets one runbook for one incident: its steps run in
@@ -18,18 +23,35 @@ func Register(w worker.WorkflowRegistry) {
 // deny updates, the abort update stops everything, and later events arrive
 // on the evidence signal. It always returns the final IncidentState with a
 // nil error; the state's Status tells how the incident ended.
+//
+// IncidentWorkflow has no authorizer (replay tests register it: replay never
+// asks one); an incident it starts is refused at its start.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, error) {
+	return (&Interpreter{}).Incident(ctx, in)
+}
+
+// Incident is IncidentWorkflow with the interpreter's authorizer.
+func (ip *Interpreter) Incident(ctx workflow.Context, in IncidentInput) (IncidentState, error) {
+	version := workflow.GetVersion(ctx, authzVersion, workflow.DefaultVersion, 1)
 	r := newRun(ctx, in)
+	r.authzOn = version >= 1
+	r.authz = ip.authorizer()
 	runCtx, cancel := workflow.WithCancel(ctx)
 	r.cancel = cancel
 	if err := r.registerHandlers(ctx); err != nil {
 		return r.snapshot(), err
 	}
+	// The start is verified before anything else is recorded, so the
+	// opening names who (as proven) started the incident.
+	var refusal *authz.Refusal
+	if r.authzOn {
+		refusal = r.checkStart(ctx)
+	}
 	if in.Audit {
 		// Queued, not awaited: the first step starts at once and the
 		// writer records the opening alongside it.
 		r.audit = startAuditWriter(ctx, in)
-		r.record(ctx, openedFact(in))
+		r.record(ctx, openedFactVerified(in, r.st.StartedByVerified))
 	}
 	evidence := workflow.GetSignalChannel(ctx, SignalEvidence)
 	workflow.Go(ctx, func(gctx workflow.Context) {
@@ -55,7 +77,9 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 
 	r.st.Status = StatusRunning
 	var final outcome
-	if err := checkRunbook(in.Runbook); err != nil {
+	if refusal != nil {
+		final = r.refuseStart(ctx, *refusal)
+	} else if err := checkRunbook(in.Runbook); err != nil {
 		final = outcome{End: StatusFailed, Err: err.Error()}
 	}
 	for _, st := range in.Runbook.Steps {
@@ -151,9 +175,13 @@ func (r *run) registerHandlers(ctx workflow.Context) error {
 			name = UpdateApprove
 		}
 		return workflow.SetUpdateHandlerWithOptions(ctx, name,
-			func(ctx workflow.Context, d Decision) error { return r.decide(d, approve) },
+			func(ctx workflow.Context, d Decision) error { return r.decide(ctx, d, approve) },
 			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
-				_, err := r.validateDecision(d)
+				verb := authz.VerbDeny
+				if approve {
+					verb = authz.VerbApprove
+				}
+				_, err := r.validateDecision(ctx, d, verb)
 				return err
 			}})
 	}
@@ -164,28 +192,56 @@ func (r *run) registerHandlers(ctx workflow.Context) error {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateAbort,
-		func(ctx workflow.Context, d Decision) error {
-			if err := r.validateAbort(d); err != nil {
+		func(ctx workflow.Context, d Decision) error { return r.abort(ctx, d) },
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
+			if err := r.abortable(d); err != nil {
 				return err
 			}
-			r.abortedBy, r.abortNote = d.Identity, d.Comment
-			r.cancel() // cancels running activities and waiting gates
+			if r.authzOn {
+				_, err := r.check(r.abortRequest(ctx, d), func(v authz.Verified) error { return r.singleUse(v, d, nil) })
+				return err
+			}
 			return nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
-			return r.validateAbort(d)
 		}})
 }
 
-func (r *run) validateAbort(d Decision) error {
+// abortable is the abort rule that needs no authorizer.
+func (r *run) abortable(d Decision) error {
 	if r.terminal() {
 		return fmt.Errorf("incident %s has already ended (%s)", r.in.IncidentID, r.st.Status)
 	}
-	if strings.TrimSpace(d.Identity) == "" {
+	if !r.authzOn && strings.TrimSpace(d.Identity) == "" {
 		return fmt.Errorf("an identity is required to abort")
 	}
 	if r.abortedBy != "" {
 		return fmt.Errorf("incident %s is already being aborted by %s", r.in.IncidentID, r.abortedBy)
 	}
+	return nil
+}
+
+// abort is the abort handler: since authz it re-checks inside a
+// SideEffect and records who aborted, as proven.
+func (r *run) abort(ctx workflow.Context, d Decision) error {
+	if err := r.abortable(d); err != nil {
+		return err
+	}
+	if !r.authzOn {
+		r.abortedBy, r.abortNote = d.Identity, d.Comment
+		r.cancel() // cancels running activities and waiting gates
+		return nil
+	}
+	res := r.recordedCheck(ctx, r.abortRequest(ctx, d), func(v authz.Verified) error { return r.singleUse(v, d, nil) })
+	if res.Refusal != nil {
+		r.refused(ctx, *res.Refusal, "")
+		return res.Refusal
+	}
+	v := *res.Verified
+	r.accept(v)
+	r.st.AbortedByVerified = &v
+	r.abortedBy, r.abortNote = v.Operator, v.Comment
+	if r.abortNote == "" {
+		r.abortNote = d.Comment
+	}
+	r.cancel()
 	return nil
 }

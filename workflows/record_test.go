@@ -42,7 +42,12 @@ func TestRecordHistories(t *testing.T) {
 
 	queue := fmt.Sprintf("workflows-record-%d", time.Now().UnixNano())
 	w := worker.New(c, queue, worker.Options{})
-	Register(w)
+	// Histories recorded now are of workflow version "authz" 1: starts
+	// are signed by the test roster's engine key. Scenarios that decide a
+	// gate still send unsigned decisions (refused): signing them needs the
+	// real run id (see approveWhenWaiting) — not recorded yet.
+	ros := newRoster(t)
+	Register(w, ros.live)
 	registerRecordingActions(w)
 	require.NoError(t, w.Start())
 	defer w.Stop()
@@ -56,6 +61,8 @@ func TestRecordHistories(t *testing.T) {
 			id := "record-" + sc.name + "-" + suffix
 			in := sc.in
 			in.IncidentID = id
+			ros.register(in.Runbook.Name, in.RunbookHash)
+			in.Authorization = ros.startStatement(in, time.Now())
 			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, IncidentWorkflowName, in)
 			require.NoError(t, err)
 			if sc.drive != nil {

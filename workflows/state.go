@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // run is the interpreter's mutable state for one incident. Workflow
@@ -42,6 +43,16 @@ type run struct {
 	// runID tells apart runs of one incident id (templates see it as
 	// incident.run_id, e.g. to label a key per rotation).
 	runID string
+
+	// authzOn is workflow version authzVersion 1: starts and decisions are
+	// verified with authz (never asked on replay: validators are not
+	// replayed and handlers read the SideEffect back).
+	authzOn bool
+	authz   authz.Authorizer
+	// nonces and totpSteps are what this run's accepted statements used
+	// up: a nonce is good once, a TOTP step once per operator.
+	nonces    map[string]bool
+	totpSteps map[string]int64
 }
 
 // seenEvidenceLimit bounds the evidence ids remembered for deduplication.
@@ -58,6 +69,10 @@ func newRun(ctx workflow.Context, in IncidentInput) *run {
 		params: map[string]map[string]any{},
 		seen:   map[string]struct{}{},
 		runID:  workflow.GetInfo(ctx).WorkflowExecution.RunID,
+		authz:  refuseAll{},
+
+		nonces:    map[string]bool{},
+		totpSteps: map[string]int64{},
 		st: IncidentState{
 			IncidentID:  in.IncidentID,
 			Runbook:     in.Runbook.Name,

@@ -74,7 +74,9 @@ func (r *run) failed(st runbooks.Step, msg string) outcome {
 // runAction runs an action step: optional hold, render, execute, record.
 func (r *run) runAction(ctx workflow.Context, st runbooks.Step) outcome {
 	ss := r.byID[st.ID]
-	if r.in.HoldIrreversible && ss.SideEffect == runbooks.Irreversible {
+	// A page is never held (since authz): a held incident must still be
+	// able to tell on-call that it waits.
+	if r.in.HoldIrreversible && ss.SideEffect == runbooks.Irreversible && !(r.authzOn && r.in.Actions[st.Action].Pages) {
 		if out := r.holdBefore(ctx, st); out.End != "" {
 			return out
 		}

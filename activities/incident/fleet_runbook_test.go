@@ -20,6 +20,7 @@ import (
 	"github.com/keyresponse/runbook/integrations/bot/bottest"
 	"github.com/keyresponse/runbook/runbooks"
 	"github.com/keyresponse/runbook/workflows"
+	"github.com/keyresponse/runbook/workflows/workflowstest"
 )
 
 // The shipped fleet runbook, run by the real interpreter workflow in the
@@ -184,10 +185,13 @@ func (w *fleetWorld) run(t *testing.T, name, incidentID string, given map[string
 	}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	workflows.Register(env)
+	ro := workflowstest.New(t)
+	workflows.Register(env, ro.Live)
 	w.reg.RegisterWith(env)
-	env.ExecuteWorkflow(workflows.IncidentWorkflowName, workflows.IncidentInput{IncidentID: incidentID, Runbook: *rb,
-		RunbookHash: "sha256:test", Inputs: inputs, Actions: actions, Trigger: "event", StartedBy: "test"})
+	in := workflows.IncidentInput{IncidentID: incidentID, Runbook: *rb,
+		RunbookHash: "sha256:test", Inputs: inputs, Actions: actions, Trigger: "event", StartedBy: "test"}
+	ro.Start(&in, env.Now())
+	env.ExecuteWorkflow(workflows.IncidentWorkflowName, in)
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("workflow: completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}

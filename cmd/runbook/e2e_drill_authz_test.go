@@ -22,7 +22,8 @@ import (
 // <home>/operator/id_ed25519, where the CLI looks by default) and bob
 // (responder: no drill permission; key <home>/operator/bob), and returns
 // the drill authorization of a worker whose roster they are: the shipped
-// runbooks registered, an engine key of its own.
+// runbooks registered, an engine key of its own. It sets the worker's
+// authorizer for the test.
 func drillRoster(t *testing.T, home string) drillAuth {
 	t.Helper()
 	gen := func(path, comment string) string {
@@ -53,9 +54,12 @@ func drillRoster(t *testing.T, home string) drillAuth {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := &authz.Live{}
-	live.Set(c, nil)
-	return drillAuth{authorizer: live, signEngine: func(st authz.Statement) (authz.Signed, error) { return operatorkey.Sign(engine, st) }}
+	// The interpreter checks its starts with workerAuthorizer (until the
+	// engine side builds the worker's Live from the config): the drills'
+	// children must pass the same roster.
+	workerAuthorizer.Set(c, nil)
+	t.Cleanup(func() { workerAuthorizer.Set(nil, nil) })
+	return drillAuth{authorizer: workerAuthorizer, signEngine: func(st authz.Statement) (authz.Signed, error) { return operatorkey.Sign(engine, st) }}
 }
 
 // Given the dev stack whose roster has alice (admin) and bob (responder),

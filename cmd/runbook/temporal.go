@@ -18,6 +18,7 @@ import (
 	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/integrations/observability"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -140,7 +141,13 @@ func dialWith(ctx context.Context, tr temporalTransport, hostPort, namespace, id
 // queue. The same wiring serves `runbook dev` and `runbook worker`.
 func newWorker(c client.Client, taskQueue string, reg *activities.Registry) worker.Worker {
 	w := worker.New(c, taskQueue, worker.Options{})
-	workflows.Register(w)
+	workflows.Register(w, workerAuthorizer)
 	reg.RegisterWith(w)
 	return w
 }
+
+// workerAuthorizer is a PLACEHOLDER (issue 12, engine slice replaces it with
+// the authz.Live built from the configuration's roster): an empty Live
+// refuses every start and decision ("no operator roster loaded"), so until
+// then incidents fail closed.
+var workerAuthorizer = &authz.Live{}

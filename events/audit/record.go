@@ -38,11 +38,15 @@ const (
 	// operator; attrs verb, result, fingerprint, policy, note, and for
 	// drill.schedule runbook, runbook_hash, mode, spec.
 	DrillChanged Kind = "drill.changed"
+	// AuthzRefused is an attempt refused by authorization (workflows
+	// .AuditAuthzRefused): actor = the claimed operator; attrs verb,
+	// operator, reason.
+	AuthzRefused Kind = "authz.refused"
 )
 
 // Kinds lists every kind, in the order a reader meets them.
 var Kinds = []Kind{IncidentOpened, StepStarted, StepRetried, StepSucceeded, StepFailed, StepSkipped, StepCompensated,
-	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult, DrillChanged}
+	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult, DrillChanged, AuthzRefused}
 
 // Known reports whether k is one of Kinds.
 func (k Kind) Known() bool {

@@ -17,7 +17,9 @@ import (
 
 	"github.com/keyresponse/runbook/activities"
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
+	"github.com/keyresponse/runbook/workflows/workflowstest"
 )
 
 // jsonNames lists the JSON field names of a struct type.
@@ -97,6 +99,15 @@ steps:
 // registration, against the store behind js.
 func runAudited(t *testing.T, store *Store, recordFn, batchFn any) workflows.IncidentState {
 	t.Helper()
+	st, _ := runAuditedBy(t, store, recordFn, batchFn)
+	return st
+}
+
+// runAuditedBy is runAudited returning the roster that signed the start
+// (the engine) and the approval (alice).
+func runAuditedBy(t *testing.T, store *Store, recordFn, batchFn any) (workflows.IncidentState, *workflowstest.Roster) {
+	t.Helper()
+	ro := workflowstest.New(t).Operator("alice", "approver")
 	reg, err := activities.NewRegistry(hookActions()...)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +120,9 @@ func runAudited(t *testing.T, store *Store, recordFn, batchFn any) workflows.Inc
 	var ts testsuite.WorkflowTestSuite
 	ts.SetLogger(quietLogger)
 	env := ts.NewTestWorkflowEnvironment()
-	workflows.Register(env)
+	workflows.Register(env, ro.Live)
+	env.RegisterActivityWithOptions(func(context.Context, workflows.AskApproversRequest) error { return nil },
+		activity.RegisterOptions{Name: workflows.AskApproversActivity})
 	reg.RegisterWith(env)
 	env.RegisterActivityWithOptions(recordFn, activity.RegisterOptions{Name: RecordActivityName})
 	env.RegisterActivityWithOptions(batchFn, activity.RegisterOptions{Name: RecordBatchActivityName})
@@ -121,14 +134,17 @@ func runAudited(t *testing.T, store *Store, recordFn, batchFn any) workflows.Inc
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(workflows.UpdateApprove, "approve-1", &testsuite.TestUpdateCallback{
 			OnAccept: func() {}, OnReject: func(err error) { t.Errorf("approve rejected: %v", err) }, OnComplete: func(any, error) {},
-		}, workflows.Decision{Identity: "alice@oncall", Comment: "confirmed"})
+		}, workflows.Decision{Identity: "alice", Comment: "confirmed", Signed: ro.Sign("alice", authz.Statement{Verb: authz.VerbApprove,
+			Incident: incident, Run: workflowstest.TestRunID, Step: "gate", Comment: "confirmed", IssuedAt: env.Now()})})
 	}, time.Minute)
-	env.ExecuteWorkflow(workflows.IncidentWorkflowName, workflows.IncidentInput{
+	in := workflows.IncidentInput{
 		IncidentID: incident, Runbook: rb, RunbookHash: "sha256:3b7e1c0d9a55",
 		Event:   map[string]any{"id": "evt-7f3a", "time": "2026-11-27T09:00:00Z", "data": map[string]any{}},
 		Actions: reg.Meta([]string{"bot.freeze", "exchange.revoke_key", "notify.sms"}),
 		Trigger: "event", StartedBy: "alertmanager", Audit: true,
-	})
+	}
+	ro.Start(&in, env.Now())
+	env.ExecuteWorkflow(workflows.IncidentWorkflowName, in)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +152,7 @@ func runAudited(t *testing.T, store *Store, recordFn, batchFn any) workflows.Inc
 	if err := env.GetWorkflowResult(&st); err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return st, ro
 }
 
 // TestWorkflowFactsLandInTheTrail runs the interpreter with RecordFact as
@@ -148,7 +164,7 @@ func TestWorkflowFactsLandInTheTrail(t *testing.T) {
 	_, js := setup(t, StreamOptions{})
 	store := NewStore(js, WithKeys(testKeys))
 	ra := &RecordActivity{Store: store}
-	st := runAudited(t, store, ra.RecordFact, ra.RecordFacts)
+	st, ro := runAuditedBy(t, store, ra.RecordFact, ra.RecordFacts)
 	if st.Status != workflows.StatusSucceeded {
 		t.Fatalf("incident %s: %s", st.Status, st.Error)
 	}
@@ -157,12 +173,17 @@ func TestWorkflowFactsLandInTheTrail(t *testing.T) {
 	if err := Verify(recs); err != nil {
 		t.Fatal(err)
 	}
+	// The workflow adds who, as verified, to the opening and the decision.
+	opened := Opened(incident, OpenedFacts{TriggerEventID: "evt-7f3a", Runbook: "contain-key-breach", RunbookHash: "sha256:3b7e1c0d9a55",
+		Trigger: "event", StartedBy: "alertmanager", EventTime: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)})
+	opened.Attrs["verified_by"], opened.Attrs["fingerprint"], opened.Attrs["policy"] = authz.EngineName, ro.Fingerprint(authz.EngineName), st.StartedByVerified.Policy
+	granted := ApprovalDecided(incident, "gate", "alice", "confirmed", true)
+	granted.Attrs["verified_by"], granted.Attrs["fingerprint"], granted.Attrs["policy"] = "alice", ro.Fingerprint("alice"), st.StartedByVerified.Policy
 	wantFacts := []Record{
-		Opened(incident, OpenedFacts{TriggerEventID: "evt-7f3a", Runbook: "contain-key-breach", RunbookHash: "sha256:3b7e1c0d9a55",
-			Trigger: "event", StartedBy: "alertmanager", EventTime: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}),
+		opened,
 		ApprovalAskedFact(incident, "gate", "security", "revoke the leaked key?"),
 		EvidenceFact(incident, "evt-7f3b", "breach.bot-1.unknown_ip_login"),
-		ApprovalDecided(incident, "gate", "alice@oncall", "confirmed", true),
+		granted,
 		Skipped(incident, "page", "condition is false: false"),
 		Closed(incident, "succeeded", ""),
 	}
@@ -191,7 +212,7 @@ func TestWorkflowFactsLandInTheTrail(t *testing.T) {
 	if v.Status != StatusSucceeded || v.TriggerEventID != "evt-7f3a" || v.StartedBy != "alertmanager" || v.Evidence != 1 || v.EventTime == nil {
 		t.Fatalf("projection: %+v", v)
 	}
-	if len(v.Approvals) != 1 || v.Approvals[0].Status != StatusGranted || v.Approvals[0].Identity != "alice@oncall" {
+	if len(v.Approvals) != 1 || v.Approvals[0].Status != StatusGranted || v.Approvals[0].Identity != "alice" {
 		t.Fatalf("approvals: %+v", v.Approvals)
 	}
 	statuses := map[string]string{}
