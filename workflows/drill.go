@@ -72,7 +72,6 @@ func RegisterDrill(w worker.WorkflowRegistry, a authz.Authorizer) {
 // drills is DrillWorkflow with the worker's authorizer.
 type drills struct{ a authz.Authorizer }
 
-
 // DrillInput is fixed when the schedule is created: the runbook definition
 // travels in it, so every run of a schedule runs the same, hashed runbook
 // (re-run `drill schedule` to pick up a new version).
