@@ -22,9 +22,8 @@ import (
 // drillAuth is what drills need of the worker's authorization: the live
 // roster the drill controller and each drill's start check against, and
 // the engine's signer for the exec statement of a drill's child incident.
-// A nil authorizer means the worker's (workerAuthorizer, the one the
-// interpreter checks with); a nil signer fails closed: drills cannot
-// start their runbook.
+// Either nil fails closed: changes are refused and drills fail
+// "refused"; without a signer drills cannot start their runbook.
 type drillAuth struct {
 	authorizer authz.Authorizer
 	// signEngine signs a statement with the engine key (operatorkey.Sign
@@ -41,9 +40,6 @@ const engineStartTTL = 5 * time.Minute
 // actions. rh may be nil (no simulator: rehearse drills then fail with a
 // clear reason). Call ensureDrillController once the worker runs.
 func registerDrill(w worker.Worker, c client.Client, rh *rehearsals, da drillAuth) {
-	if da.authorizer == nil {
-		da.authorizer = workerAuthorizer
-	}
 	workflows.RegisterDrill(w, da.authorizer)
 	oi := openIncidents{c: c}
 	w.RegisterActivityWithOptions(oi.list, activity.RegisterOptions{Name: workflows.DrillOpenIncidentsActivity})

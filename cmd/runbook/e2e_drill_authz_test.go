@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,81 +12,50 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/events/audit"
 	"github.com/keyresponse/runbook/integrations/operatorkey"
-	"github.com/keyresponse/runbook/runbooks"
 	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
-// drillRoster provisions, in home, operator alice (admin; her key at
-// <home>/operator/id_ed25519, where the CLI looks by default) and bob
-// (responder: no drill permission; key <home>/operator/bob), and returns
-// the drill authorization of a worker whose roster they are: the shipped
-// runbooks registered, an engine key of its own. It sets the worker's
-// authorizer for the test.
-func drillRoster(t *testing.T, home string) drillAuth {
+// drillResponder makes bob's key at <home>/operator/bob and returns the
+// config that lists him as a responder (no drill permission); `runbook
+// dev` adds its own operator, an admin, whose key the CLI uses by default.
+func drillResponder(t *testing.T, home string) *config.Config {
 	t.Helper()
-	gen := func(path, comment string) string {
-		s, err := operatorkey.Generate(path, comment)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return operatorkey.AuthorizedKey(s.PublicKey(), comment)
-	}
-	alice := gen(filepath.Join(home, "operator", "id_ed25519"), "alice@e2e")
-	bob := gen(filepath.Join(home, "operator", "bob"), "bob@e2e")
-	enginePath := filepath.Join(t.TempDir(), "engine-key")
-	engineLine := gen(enginePath, "engine")
-	engine, err := operatorkey.Load(enginePath)
+	s, err := operatorkey.Generate(filepath.Join(home, "operator", "bob"), "bob@e2e")
 	if err != nil {
 		t.Fatal(err)
 	}
-	registered := map[string]string{}
-	for _, s := range runbooks.Shipped() {
-		registered[runbooks.Hash(s.Src)] = s.Name
-	}
-	c, err := authz.Compile(authz.Policy{
-		Operators: []authz.Operator{{Name: "alice", Keys: []string{alice}, Roles: []string{authz.RoleAdmin}},
-			{Name: "bob", Keys: []string{bob}, Roles: []string{authz.RoleResponder}}},
-		EngineKeys: []string{engineLine},
-		Registered: registered,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The interpreter checks its starts with workerAuthorizer (until the
-	// engine side builds the worker's Live from the config): the drills'
-	// children must pass the same roster.
-	workerAuthorizer.Set(c, nil)
-	t.Cleanup(func() { workerAuthorizer.Set(nil, nil) })
-	return drillAuth{authorizer: workerAuthorizer, signEngine: func(st authz.Statement) (authz.Signed, error) { return operatorkey.Sign(engine, st) }}
+	bob := authz.Operator{Name: "bob", Keys: []string{operatorkey.AuthorizedKey(s.PublicKey(), "bob@e2e")}, Roles: []string{authz.RoleResponder}}
+	return &config.Config{Operators: []config.Operator{{Operator: bob}}}
 }
 
-// Given the dev stack whose roster has alice (admin) and bob (responder),
-// and a drill schedule alice created,
+// Given the dev stack whose roster has its own operator (admin) and bob
+// (responder), and a drill schedule the admin created,
 // When bob signs `drill pause` with his own key, or with his key claiming
-// to be alice,
+// to be the admin,
 // Then both are refused with a reason naming the problem and the schedule
-// stays as it was; when alice pauses it, it is paused with a note naming
-// her and the change is in the schedule's audit trail under her verified
-// name.
+// stays as it was; when the admin pauses it, it is paused with a note
+// naming them and the change is in the schedule's audit trail under their
+// verified name.
 // And when someone with plain Temporal access creates a drill schedule
 // straight through the schedule API (no signed statement), its run is
 // refused at start: failed "refused: …", no child incident.
 func TestE2E_DrillChangesNeedTheDrillRole(t *testing.T) {
 	home := t.TempDir()
-	auth := drillRoster(t, home)
-	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: os.Stderr, identity: "e2e",
-		drillAuth: auth})
+	admin := devOperatorName(os.Getenv("USER"))
+	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: io.Discard, identity: "e2e",
+		cfg: drillResponder(t, home)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stack.stop()
 	c := cli{t: t, home: home, temporal: stack.temporal.HostPort()}
 	id := workflows.DrillScheduleID("rotate-keys", "bot-1")
-	if r := c.run("drill", "schedule", "--bot", "bot-1", "--every", "24h"); r.code != 0 || !strings.Contains(r.stdout, "by alice") {
-		t.Fatalf("given: alice schedules a drill: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	if r := c.run("drill", "schedule", "--bot", "bot-1", "--every", "24h"); r.code != 0 || !strings.Contains(r.stdout, "by "+admin) {
+		t.Fatalf("given: the admin schedules a drill: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	bobKey := filepath.Join(home, "operator", "bob")
 
@@ -94,10 +64,10 @@ func TestE2E_DrillChangesNeedTheDrillRole(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "drill pause refused: ") || !strings.Contains(r.stderr, "may change drills") {
 		t.Fatalf("bob's pause: exit %d, stdout %q, stderr %q; want refused (no drill permission)", r.code, r.stdout, r.stderr)
 	}
-	// When bob signs as alice, Then he is refused: the key is not hers.
-	r = c.run("drill", "pause", id, "--key", bobKey, "--as", "alice")
-	if r.code == 0 || !strings.Contains(r.stderr, "drill pause refused: ") || !strings.Contains(r.stderr, "not alice's") {
-		t.Fatalf("bob as alice: exit %d, stderr %q; want refused (bob's key)", r.code, r.stderr)
+	// When bob signs as the admin, Then he is refused: the key is not theirs.
+	r = c.run("drill", "pause", id, "--key", bobKey, "--as", admin)
+	if r.code == 0 || !strings.Contains(r.stderr, "drill pause refused: ") || !strings.Contains(r.stderr, "not "+admin+"'s") {
+		t.Fatalf("bob as the admin: exit %d, stderr %q; want refused (bob's key)", r.code, r.stderr)
 	}
 	desc, err := stack.client.ScheduleClient().GetHandle(context.Background(), id).Describe(context.Background())
 	if err != nil {
@@ -107,16 +77,16 @@ func TestE2E_DrillChangesNeedTheDrillRole(t *testing.T) {
 		t.Fatalf("the schedule was paused by a refused change (note %q)", desc.Schedule.State.Note)
 	}
 
-	// When alice pauses it, Then it is paused, by her.
-	if r := c.run("drill", "pause", id, "--note", "exchange maintenance"); r.code != 0 || !strings.Contains(r.stdout, "by alice") {
-		t.Fatalf("alice's pause: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	// When the admin pauses it, Then it is paused, by them.
+	if r := c.run("drill", "pause", id, "--note", "exchange maintenance"); r.code != 0 || !strings.Contains(r.stdout, "by "+admin) {
+		t.Fatalf("the admin's pause: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	desc, err = stack.client.ScheduleClient().GetHandle(context.Background(), id).Describe(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !desc.Schedule.State.Paused || desc.Schedule.State.Note != "exchange maintenance (alice)" {
-		t.Fatalf("after alice's pause: paused=%v note %q", desc.Schedule.State.Paused, desc.Schedule.State.Note)
+	if !desc.Schedule.State.Paused || desc.Schedule.State.Note != "exchange maintenance ("+admin+")" {
+		t.Fatalf("after the admin's pause: paused=%v note %q", desc.Schedule.State.Paused, desc.Schedule.State.Note)
 	}
 	// And the audit trail of the schedule says who changed it.
 	var changes []string
@@ -136,7 +106,7 @@ func TestE2E_DrillChangesNeedTheDrillRole(t *testing.T) {
 			break
 		}
 	}
-	if strings.Join(changes, "; ") != "alice drill.schedule created; alice drill.pause paused" {
+	if strings.Join(changes, "; ") != admin+" drill.schedule created; "+admin+" drill.pause paused" {
 		t.Errorf("audit trail of %s: drill changes %q (audit: exit %d %s%s)", id, changes, last.code, last.stdout, last.stderr)
 	}
 

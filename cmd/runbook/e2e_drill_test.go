@@ -67,8 +67,7 @@ func hasFinding(fs []workflows.DrillFinding, keyID, finding string) bool {
 // the audit trail; and once paused, the schedule starts no further drill.
 func TestE2E_ScheduledRotationDrill(t *testing.T) {
 	home := t.TempDir()
-	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: io.Discard, identity: "e2e",
-		drillAuth: drillRoster(t, home)})
+	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: io.Discard, identity: "e2e"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +232,7 @@ func TestE2E_RehearsalNeverTouchesProduction(t *testing.T) {
 			engineIPs: []string{demoEngineIP}, keyID: "PRODKEY9", verifyFrom: demoBotIP}},
 	}
 	stack, err := startDevStack(context.Background(), devOptions{home: home, taskQueue: "runbook", console: os.Stderr, identity: "e2e",
-		bots: bots, exchanges: prod, drillAuth: drillRoster(t, home)})
+		bots: bots, exchanges: prod})
 	if err != nil {
 		t.Fatal(err)
 	}

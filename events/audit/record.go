@@ -38,9 +38,10 @@ const (
 	// operator; attrs verb, result, fingerprint, policy, note, and for
 	// drill.schedule runbook, runbook_hash, mode, spec.
 	DrillChanged Kind = "drill.changed"
-	// AuthzRefused is an attempt refused by authorization (workflows
-	// .AuditAuthzRefused): actor = the claimed operator; attrs verb,
-	// operator, reason.
+	// AuthzRefused is a refused control action (a refused Update leaves no
+	// history): actor and attrs.operator = who the statement claimed to be
+	// (unverified), attrs verb, reason, and group / runbook / trigger /
+	// schedule when they apply. Never the statement, a key or a code.
 	AuthzRefused Kind = "authz.refused"
 )
 
