@@ -89,25 +89,32 @@ func TestE2E_DrillChangesNeedTheDrillRole(t *testing.T) {
 		t.Fatalf("after the admin's pause: paused=%v note %q", desc.Schedule.State.Paused, desc.Schedule.State.Note)
 	}
 	// And the audit trail of the schedule says who changed it.
-	var changes []string
+	var changes, refused []string
 	var last cliResult
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
 		a := c.run("--nats-url", stack.nats.URL(), "audit", id, "--output", "json")
 		last = a
-		changes = changes[:0]
+		changes, refused = changes[:0], refused[:0]
 		if recs, err := audit.Import(strings.NewReader(a.stdout)); a.code == 0 && err == nil {
 			for _, rec := range recs {
-				if string(rec.Kind) == workflows.AuditDrillChanged {
+				switch rec.Kind {
+				case audit.DrillChanged:
 					changes = append(changes, rec.Actor+" "+rec.Attrs["verb"]+" "+rec.Attrs["result"])
+				case audit.AuthzRefused:
+					refused = append(refused, rec.Actor+" "+rec.Attrs["verb"])
 				}
 			}
 		}
-		if len(changes) == 2 {
+		if len(changes) == 2 && len(refused) == 2 {
 			break
 		}
 	}
 	if strings.Join(changes, "; ") != admin+" drill.schedule created; "+admin+" drill.pause paused" {
 		t.Errorf("audit trail of %s: drill changes %q (audit: exit %d %s%s)", id, changes, last.code, last.stdout, last.stderr)
+	}
+	// And bob's two refused attempts are in it too, under the names claimed.
+	if strings.Join(refused, "; ") != "bob drill.pause; "+admin+" drill.pause" {
+		t.Errorf("audit trail of %s: refusals %q", id, refused)
 	}
 
 	// Given a schedule made straight through Temporal's API, bypassing the
