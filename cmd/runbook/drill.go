@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
@@ -25,7 +26,6 @@ func newDrillCommand(g *globals) *cobra.Command {
 		Use:   "drill",
 		Short: "Scheduled key-rotation drills and breach rehearsals (Temporal Schedules)",
 	}
-	c.PersistentFlags().StringVar(&drillKeyFlag, "key", "", "operator key to sign drill changes with (env RUNBOOK_OPERATOR_KEY, default <home>/operator/id_ed25519; a .pub file signs through ssh-agent)")
 	c.AddCommand(
 		newDrillScheduleCommand(g),
 		newDrillListCommand(g),
@@ -36,6 +36,25 @@ func newDrillCommand(g *globals) *cobra.Command {
 		newDrillReportCommand(g),
 	)
 	return c
+}
+
+// signDrillStatement signs st as the CLI's operator (opkey.go: --key,
+// --as, the roster entry owning the key). A drill.schedule statement keeps
+// the validity window it was given: each run of the schedule checks it.
+func (g *globals) signDrillStatement(st authz.Statement) (*authz.Signed, error) {
+	o, err := g.operatorID()
+	if err != nil {
+		return nil, err
+	}
+	if st.Expires.IsZero() {
+		return o.sign(st)
+	}
+	st.Operator = o.Name
+	sg, err := operatorkey.Sign(o.Signer, st)
+	if err != nil {
+		return nil, err
+	}
+	return &sg, nil
 }
 
 // drillScheduleRef accepts a schedule id (drill:<runbook>:<bot>) as given.
@@ -53,7 +72,7 @@ func (g *globals) sendDrillChange(ctx context.Context, verb authz.Verb, req work
 	var res workflows.DrillChangeResult
 	short := "drill " + strings.TrimPrefix(string(verb), "drill.")
 	st.Verb, st.Schedule = verb, req.Schedule
-	signed, err := g.signStatement(st)
+	signed, err := g.signDrillStatement(st)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", short, err)
 	}
