@@ -197,6 +197,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	s.authz.auditRefusals(s.events.store)
 	s.stopReload = s.authz.watchReload(o.console)
 	es.sign = s.authz.signer()
+	s.sms.useAuthz(s.authz.live, s.authz.engine) // SMS replies: engine-signed, on behalf of the phone's operator
 	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots, sms: s.sms,
 		exchanges: o.exchanges, authz: s.authz.live}
 	if o.exchangeSimPort >= 0 {
@@ -248,6 +249,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz.live)
+	s.sms.registerAskApprovers(s.worker, s.authz.live)
 	s.events.wireAudit(reg, s.worker, s.metrics)
 	registerDrill(s.worker, s.client, s.rehearsals, s.authz.live)
 	if o.register != nil {

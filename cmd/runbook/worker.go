@@ -106,6 +106,7 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 			defer az.stop()
 			defer az.watchReload(g.stdout)()
 			es.sign = az.signer()
+			smsS.useAuthz(az.live, az.engine) // SMS replies: engine-signed, on behalf of the phone's operator
 			// Every worker can run incident.start_many (a fleet incident's
 			// per-bot starts), consumer or not: it needs the runbooks.
 			books, err := g.triggerBooks()
@@ -119,6 +120,7 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 				return err
 			}
 			w := newWorker(c, ep.TaskQueue, reg, az.live)
+			smsS.registerAskApprovers(w, az.live)
 			events.wireAudit(reg, w, metrics)
 			registerDrill(w, c, nil, az.live) // no simulator here: rehearse drills report that they need one
 			if err := w.Start(); err != nil {
