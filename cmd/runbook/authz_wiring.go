@@ -24,6 +24,7 @@ import (
 
 	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/events/ingest/temporalstart"
 	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/runbooks"
@@ -57,6 +58,10 @@ type authzSource struct {
 	dev bool
 	// dirs are the runbook directories whose files are registered.
 	dirs []string
+	// books, when set, are registered too: the runbooks the trigger
+	// consumer and incident.start_many start from (the worker's are the
+	// shipped ones and dirs; a test's dev stack passes its own).
+	books func() []ingest.LoadedRunbook
 	// smsCodeKey is the SMS approval-code key (sms.go smsCommon's).
 	smsCodeKey []byte
 	// needEngineKey refuses a worker without an engine key (the trigger
@@ -156,6 +161,11 @@ func (rt *authzRuntime) compile(cfg *config.Config) (*authz.Compiled, authz.Secr
 	registered, err := registeredRunbooks(rt.src.dirs)
 	if err != nil {
 		return nil, nil, err
+	}
+	if rt.src.books != nil {
+		for _, b := range rt.src.books() {
+			registered[b.Hash] = b.Runbook.Name
+		}
 	}
 	p := authz.Policy{Operators: ops, Roles: cfg.Roles, Registered: registered, MaxAge: cfg.Authz.MaxAge.D()}
 	if rt.engine != nil {

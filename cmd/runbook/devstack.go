@@ -190,7 +190,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
-	if s.authz, err = buildAuthz(authzSource{file: o.cfgFile, cfg: cfg, home: o.home, dev: true, dirs: o.runbookDirs,
+	if s.authz, err = buildAuthz(authzSource{file: o.cfgFile, cfg: cfg, home: o.home, dev: true, dirs: o.runbookDirs, books: o.books,
 		smsCodeKey: s.sms.codeKey, logger: es.logger}); err != nil {
 		return nil, err
 	}
