@@ -3,9 +3,10 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
 func newDenyCommand(g *globals) *cobra.Command {
-	return decisionCommand(g, "deny", workflows.UpdateDeny, "Deny the waiting approval gate; the incident stops")
+	return decisionCommand(g, authz.VerbDeny, workflows.UpdateDeny, "Deny the waiting approval gate; the incident stops")
 }

@@ -26,6 +26,8 @@ import (
 // the incident's Temporal history, and a copy cut off at the end fails
 // against them.
 func TestE2E_AuditForgedAppendAfterCloseIsNamed(t *testing.T) {
+	// The operator `runbook dev` provisions is named after $USER.
+	t.Setenv("USER", "dana")
 	home := t.TempDir()
 	g := &globals{runbooks: []string{"testdata/runbooks"}}
 	books, err := g.triggerBooks()
@@ -51,7 +53,7 @@ func TestE2E_AuditForgedAppendAfterCloseIsNamed(t *testing.T) {
 	}
 	const id = "e2e-breach:bot-7"
 	c.waitFor(id, "the gate", func(st workflows.IncidentState) bool { return stepByID(st, "gate").Status == workflows.StatusWaiting })
-	if r := c.run("approve", id, "--as", "dana"); r.code != 0 {
+	if r := c.run("approve", id); r.code != 0 {
 		t.Fatalf("approve: %s", r.stderr)
 	}
 	final := c.waitFor(id, "the end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })

@@ -111,7 +111,7 @@ func TestE2E_ScheduledRotationDrill(t *testing.T) {
 	if k, _ := sim.Key("binance", old.ID); k.Revoked {
 		t.Fatal("a skipped drill revoked the bot's key")
 	}
-	if r := c.run("abort", "demo-approval:bot-1", "--as", "alice"); r.code != 0 {
+	if r := c.run("abort", "demo-approval:bot-1"); r.code != 0 {
 		t.Fatalf("abort: %s%s", r.stdout, r.stderr)
 	}
 	c.waitFor("demo-approval:bot-1", "the abort", func(st workflows.IncidentState) bool { return st.Status == workflows.StatusAborted })

@@ -16,6 +16,8 @@ import (
 // simulator, as a person in the web UI would), a second run verifies it dead
 // and succeeds, with the bot still frozen.
 func TestE2E_ManualFallbackVerifiesTheKeyIsDead(t *testing.T) {
+	// The operator `runbook dev` provisions is named after $USER.
+	t.Setenv("USER", "erin")
 	stack, c := startDemoStack(t)
 	acct, _ := stack.exchange.demo.Find("binance")
 	const id = "contain-key-breach-manual:bot-1"
@@ -28,7 +30,7 @@ func TestE2E_ManualFallbackVerifiesTheKeyIsDead(t *testing.T) {
 		t.Fatalf("exec: %s", r.stderr)
 	}
 	c.waitFor(id, "the web-UI gate", atGate)
-	if r := c.run("approve", id, "--as", "erin"); r.code != 0 {
+	if r := c.run("approve", id); r.code != 0 {
 		t.Fatalf("approve: %s", r.stderr)
 	}
 	st := c.waitFor(id, "the end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })
@@ -47,7 +49,7 @@ func TestE2E_ManualFallbackVerifiesTheKeyIsDead(t *testing.T) {
 		t.Fatalf("exec again: %s", r.stderr)
 	}
 	c.waitFor(id, "the web-UI gate again", atGate)
-	if r := c.run("approve", id, "--as", "erin"); r.code != 0 {
+	if r := c.run("approve", id); r.code != 0 {
 		t.Fatalf("approve: %s", r.stderr)
 	}
 	st = c.waitFor(id, "the end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/keyresponse/runbook/workflows"
@@ -11,6 +12,8 @@ import (
 // with SIGKILL, then started again on the same home,
 // Then the incident is still there, takes the approval and completes.
 func TestE2E_DevKilledMidIncidentResumes(t *testing.T) {
+	// The operator `runbook dev` provisions is named after $USER.
+	t.Setenv("USER", "carol")
 	home := t.TempDir()
 	tport, nport := freePort(t), freePort(t)
 
@@ -35,7 +38,7 @@ func TestE2E_DevKilledMidIncidentResumes(t *testing.T) {
 	dev = startDevProcess(t, home, tport, nport)
 
 	// Then
-	if r := c.run("approve", id, "--as", "carol"); r.code != 0 {
+	if r := c.run("approve", id); r.code != 0 {
 		t.Fatalf("approve after restart: exit %d: %s\n--- dev output ---\n%s", r.code, r.stderr, dev.out.String())
 	}
 	final := c.waitFor(id, "the end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })
@@ -51,7 +54,7 @@ func TestE2E_DevKilledMidIncidentResumes(t *testing.T) {
 			approvedBy = s.DecidedBy
 		}
 	}
-	if approvedBy != "carol" {
-		t.Errorf("approval recorded for %q, want carol", approvedBy)
+	if !strings.HasPrefix(approvedBy, "carol (SHA256:") {
+		t.Errorf("approval recorded for %q, want carol with her key's fingerprint", approvedBy)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -42,6 +43,10 @@ func newExecCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			op, err := g.signStart(&in)
+			if err != nil {
+				return &exitError{code: 1, msg: fmt.Sprintf("exec %s refused: %v", in.IncidentID, err)}
+			}
 			c, err := g.dialTemporal(cmd.Context())
 			if err != nil {
 				return err
@@ -57,10 +62,13 @@ func newExecCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if !wait {
-				if asJSON {
-					return g.printJSON(map[string]string{"incident_id": run.GetID(), "run_id": run.GetRunID(), "runbook": in.Runbook.Name, "runbook_hash": in.RunbookHash})
+				if rf := startRefusal(cmd.Context(), c, run); rf != nil {
+					return &exitError{code: 1, msg: fmt.Sprintf("exec %s refused: %s", run.GetID(), rf.Reason)}
 				}
-				fmt.Fprintf(g.stdout, "started incident %s (runbook %s, %s)\nfollow it: runbook status %s\n", run.GetID(), in.Runbook.Name, in.RunbookHash, run.GetID())
+				if asJSON {
+					return g.printJSON(map[string]string{"incident_id": run.GetID(), "run_id": run.GetRunID(), "runbook": in.Runbook.Name, "runbook_hash": in.RunbookHash, "operator": op.Name, "fingerprint": op.Fingerprint()})
+				}
+				fmt.Fprintf(g.stdout, "started incident %s (runbook %s, %s) as %s (%s)\nfollow it: runbook status %s\n", run.GetID(), in.Runbook.Name, in.RunbookHash, op.Name, op.Fingerprint(), run.GetID())
 				return nil
 			}
 			if !asJSON {
@@ -128,6 +136,69 @@ func (g *globals) incidentInput(ref string, inputs []string, eventFile, id strin
 		Audit:       true,
 		StartedBy:   g.operator(),
 	}, nil
+}
+
+// signStart signs the operator's exec statement into in.Authorization: it
+// binds the incident id, the runbook's name and content hash, and its inputs
+// and event, so the worker runs exactly what was signed (or, before the
+// first step, fails the incident closed and audits why).
+func (g *globals) signStart(in *workflows.IncidentInput) (*operatorID, error) {
+	op, err := g.operatorID()
+	if err != nil {
+		return nil, err
+	}
+	signed, err := op.sign(authz.Statement{
+		Verb:        authz.VerbExec,
+		Incident:    in.IncidentID,
+		Runbook:     in.Runbook.Name,
+		RunbookHash: in.RunbookHash,
+		Inputs:      authz.StartHash(in.Inputs, in.Event),
+		Trigger:     in.Trigger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	in.Authorization = signed
+	in.StartedBy = op.Name
+	return op, nil
+}
+
+// startRefusal waits briefly for the worker's start check (the first thing
+// an incident does), so an exec the worker refuses says so here instead of
+// "started". It gives up quietly when no worker answers in time: the
+// incident is then checked whenever a worker picks it up.
+func startRefusal(ctx context.Context, c client.Client, run client.WorkflowRun) *authz.Refusal {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := queryState(ctx, c, run.GetID(), run.GetRunID())
+		if err == nil {
+			if st.StartedByVerified != nil {
+				return nil
+			}
+			if st.EndedAt != nil && len(st.Refusals) > 0 {
+				return &st.Refusals[0]
+			}
+		}
+		if err != nil && st.IncidentID == "" {
+			// Closed already (a refused start ends at once): its result says.
+			var res workflows.IncidentState
+			gctx, cancel := context.WithTimeout(ctx, time.Second)
+			gerr := run.Get(gctx, &res)
+			cancel()
+			if gerr == nil {
+				if len(res.Refusals) > 0 && res.StartedByVerified == nil {
+					return &res.Refusals[0]
+				}
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // defaultIncidentID is <runbook>:<bot> so that one bot has at most one open

@@ -27,6 +27,7 @@ type globals struct {
 	taskQueue string
 	output    string
 	identity  string
+	keyFile   string
 	runbooks  []string
 	config    string
 
@@ -43,7 +44,8 @@ func (g *globals) bind(c *cobra.Command) {
 	f.StringVar(&g.natsURL, "nats-url", "", "NATS URL (env RUNBOOK_NATS_URL)")
 	f.StringVar(&g.taskQueue, "task-queue", "", "Temporal task queue (env RUNBOOK_TASK_QUEUE, default \"runbook\")")
 	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
-	f.StringVar(&g.identity, "as", "", "operator identity recorded on approvals and starts (env RUNBOOK_IDENTITY, default user@host)")
+	f.StringVar(&g.identity, "as", "", "operator name to claim in signed statements (default: the roster entry owning --key); the worker refuses a name that does not own the key")
+	f.StringVar(&g.keyFile, "key", "", "operator key to sign with (env RUNBOOK_OPERATOR_KEY, default <home>/operator/id_ed25519); a .pub file signs through ssh-agent")
 	f.StringVar(&g.config, "config", "", "engine config file, YAML (env RUNBOOK_CONFIG); environment overrides it")
 	f.StringSliceVar(&g.runbooks, "runbooks", nil, "extra directories of runbook YAML files (env RUNBOOK_PATH, ':'-separated)")
 }
@@ -132,6 +134,8 @@ func (g *globals) resolved() endpoints {
 	}
 }
 
+// operator is the name this CLI gives Temporal and schedule notes (the
+// client identity). It proves nothing: signed statements (operatorID) do.
 func (g *globals) operator() string {
 	if id := pick(g.identity, os.Getenv("RUNBOOK_IDENTITY")); id != "" {
 		return id

@@ -76,6 +76,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newApproveCommand(g),
 		newDenyCommand(g),
 		newAbortCommand(g),
+		newOperatorCommand(g),
 		newActionsCommand(g),
 		newEventCommand(g),
 		newAuditCommand(g),

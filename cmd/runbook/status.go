@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyresponse/runbook/events/audit"
 	"github.com/keyresponse/runbook/events/natsauth"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -70,7 +71,17 @@ func printStatus(g *globals, st workflows.IncidentState) {
 	if st.EndedAt != nil {
 		fmt.Fprintf(w, "ended     %s (%s)\n", st.EndedAt.Format(time.RFC3339), st.EndedAt.Sub(st.StartedAt).Round(time.Millisecond))
 	}
-	if st.AbortedBy != "" {
+	if v := st.StartedByVerified; v != nil {
+		adhoc := ""
+		if v.Adhoc {
+			adhoc = ", ad hoc (not a registered runbook)"
+		}
+		fmt.Fprintf(w, "by        %s%s\n", v, adhoc)
+	}
+	switch {
+	case st.AbortedByVerified != nil:
+		fmt.Fprintf(w, "aborted   by %s\n", st.AbortedByVerified)
+	case st.AbortedBy != "":
 		fmt.Fprintf(w, "aborted   by %s\n", st.AbortedBy)
 	}
 	if st.Error != "" {
@@ -82,10 +93,29 @@ func printStatus(g *globals, st workflows.IncidentState) {
 	fmt.Fprintln(w, "\nsteps")
 	for _, s := range st.Steps {
 		fmt.Fprintln(w, "  "+stepLine(s))
+		for _, a := range s.Approvals {
+			fmt.Fprintf(w, "      %s by %s at %s\n", pastVerb(a.Verb), a, a.IssuedAt.UTC().Format(time.RFC3339))
+		}
 		for _, k := range sortedKeys(s.Outputs) {
 			fmt.Fprintf(w, "      %s = %v\n", k, s.Outputs[k])
 		}
 	}
+	if len(st.Refusals) > 0 {
+		fmt.Fprintln(w, "\nrefused")
+		for _, r := range st.Refusals {
+			fmt.Fprintf(w, "  %s\n", r.Error())
+		}
+	}
+}
+
+func pastVerb(v authz.Verb) string {
+	switch v {
+	case authz.VerbApprove:
+		return "approved"
+	case authz.VerbDeny:
+		return "denied"
+	}
+	return string(v)
 }
 
 // printAuditSummary adds what the audit projection says: chain integrity,
@@ -116,4 +146,11 @@ func printAuditSummary(ctx context.Context, g *globals, id string) {
 		fmt.Fprintf(g.stdout, "key       %s %s on %s (%s) %s\n", k.Change, k.KeyID, k.Exchange, k.Step, k.Detail)
 	}
 	fmt.Fprintf(g.stdout, "notified  %d time(s)\n", len(v.Notifications))
+	for _, r := range v.Refusals {
+		who := r.Operator
+		if who == "" {
+			who = "(unsigned)"
+		}
+		fmt.Fprintf(g.stdout, "refused   %s %s by %s: %s\n", r.Time.UTC().Format(time.RFC3339), r.Verb, who, r.Reason)
+	}
 }

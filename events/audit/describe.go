@@ -21,8 +21,14 @@ func Describe(r Record) string {
 		if a["trigger_event_id"] != "" {
 			s += ", event " + a["trigger_event_id"]
 		}
-		if r.Actor != "" {
+		switch {
+		case a["started_by_verified"] != "":
+			s += ", by " + a["started_by_verified"]
+		case r.Actor != "":
 			s += ", by " + r.Actor
+		}
+		if a["adhoc"] == "true" {
+			s += ", ad hoc (not a registered runbook)"
 		}
 		return s
 	case StepStarted:
@@ -44,9 +50,15 @@ func Describe(r Record) string {
 	case ApprovalAsked:
 		return withDetail("approval asked of "+a["group"], a["message"])
 	case ApprovalGranted:
-		return withDetail("approved by "+r.Actor, a["comment"])
+		return withDetail("approved by "+firstNonEmpty(a["verified"], r.Actor), a["comment"])
 	case ApprovalDenied:
-		return withDetail("denied by "+r.Actor, a["comment"])
+		return withDetail("denied by "+firstNonEmpty(a["verified"], r.Actor), a["comment"])
+	case AuthzRefused:
+		who := firstNonEmpty(a["operator"], r.Actor)
+		if who == "" {
+			who = "unsigned"
+		}
+		return fmt.Sprintf("REFUSED %s by %s: %s", a["verb"], who, a["reason"])
 	case EvidenceAdded:
 		return fmt.Sprintf("evidence added: event %s %s", a["event_id"], a["subject"])
 	case KeyChanged:

@@ -30,8 +30,12 @@ type IncidentView struct {
 	Trigger        string `json:"trigger"`
 	TriggerEventID string `json:"trigger_event_id,omitempty"`
 	StartedBy      string `json:"started_by,omitempty"`
-	Status         string `json:"status"`
-	Error          string `json:"error,omitempty"`
+	// StartedByVerified is who started it as the worker proved it ("alice
+	// (SHA256:…)"); Adhoc is set when the runbook was not registered.
+	StartedByVerified string `json:"started_by_verified,omitempty"`
+	Adhoc             bool   `json:"adhoc,omitempty"`
+	Status            string `json:"status"`
+	Error             string `json:"error,omitempty"`
 
 	EventTime   *time.Time `json:"event_time,omitempty"` // breach event time, when known
 	OpenedAt    time.Time  `json:"opened_at"`
@@ -45,6 +49,8 @@ type IncidentView struct {
 	Evidence      int                `json:"evidence"`
 	KeysChanged   []KeyChangeView    `json:"keys_changed,omitempty"`
 	Notifications []NotificationView `json:"notifications,omitempty"`
+	// Refusals are the attempts refused (records of kind authz.refused).
+	Refusals []RefusalView `json:"refusals,omitempty"`
 
 	Records  int    `json:"records"`
 	LastHash string `json:"last_hash"`
@@ -80,14 +86,26 @@ type StepView struct {
 
 // ApprovalView is one gate: who was asked, who answered.
 type ApprovalView struct {
-	Step      string     `json:"step"`
-	Group     string     `json:"group,omitempty"`
-	Message   string     `json:"message,omitempty"`
-	Status    string     `json:"status"` // waiting-approval, granted, denied
-	Identity  string     `json:"identity,omitempty"`
+	Step     string `json:"step"`
+	Group    string `json:"group,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Status   string `json:"status"` // waiting-approval, granted, denied
+	Identity string `json:"identity,omitempty"`
+	// Verified is who decided as proven: name, key fingerprint and second
+	// factor of each ("alice (SHA256:…, totp), bob (SHA256:…)").
+	Verified  string     `json:"verified,omitempty"`
 	Comment   string     `json:"comment,omitempty"`
 	AskedAt   *time.Time `json:"asked_at,omitempty"`
 	DecidedAt *time.Time `json:"decided_at,omitempty"`
+}
+
+// RefusalView is one refused attempt.
+type RefusalView struct {
+	Time     time.Time `json:"time"`
+	Step     string    `json:"step,omitempty"`
+	Verb     string    `json:"verb"`
+	Operator string    `json:"operator,omitempty"` // as claimed, unverified
+	Reason   string    `json:"reason"`
 }
 
 // KeyChangeView is one change to an exchange key.
@@ -151,6 +169,7 @@ func Project(recs []Record) IncidentView {
 			v.OpenedAt = t
 			v.Runbook, v.RunbookHash, v.Trigger = r.Attr("runbook"), r.Attr("runbook_hash"), r.Attr("trigger")
 			v.TriggerEventID, v.StartedBy = r.Attr("trigger_event_id"), r.Actor
+			v.StartedByVerified, v.Adhoc = r.Attr("started_by_verified"), r.Attr("adhoc") == "true"
 			if et, err := time.Parse(time.RFC3339Nano, r.Attr("event_time")); err == nil {
 				v.EventTime = &et
 			}
@@ -203,9 +222,13 @@ func Project(recs []Record) IncidentView {
 		case ApprovalGranted, ApprovalDenied:
 			g := gate(r.Step)
 			g.Status, g.Identity, g.Comment, g.DecidedAt = StatusGranted, r.Actor, r.Attr("comment"), &t
+			g.Verified = r.Attr("verified")
 			if r.Kind == ApprovalDenied {
 				g.Status = StatusDenied
 			}
+		case AuthzRefused:
+			v.Refusals = append(v.Refusals, RefusalView{Time: t, Step: r.Step, Verb: r.Attr("verb"),
+				Operator: firstNonEmpty(r.Attr("operator"), r.Actor), Reason: r.Attr("reason")})
 		case EvidenceAdded:
 			v.Evidence++
 		case KeyChanged:

@@ -37,8 +37,11 @@ func Markdown(w io.Writer, r Review) error {
 	if v.TriggerEventID != "" {
 		trigger += ", event " + v.TriggerEventID
 	}
-	if v.StartedBy != "" {
-		trigger += ", started by " + v.StartedBy
+	if by := firstNonEmpty(v.StartedByVerified, v.StartedBy); by != "" {
+		trigger += ", started by " + by
+	}
+	if v.Adhoc {
+		trigger += ", ad hoc (not a registered runbook)"
 	}
 	row("Trigger", trigger)
 	if v.EventTime != nil {
@@ -89,7 +92,17 @@ func Markdown(w io.Writer, r Review) error {
 	} else {
 		p("| Gate | Group | Decision | By | Comment | Asked | Decided |\n|---|---|---|---|---|---|---|\n")
 		for _, a := range v.Approvals {
-			row(a.Step, a.Group, a.Status, a.Identity, a.Comment, r.AtP(a.AskedAt), r.AtP(a.DecidedAt))
+			row(a.Step, a.Group, a.Status, firstNonEmpty(a.Verified, a.Identity), a.Comment, r.AtP(a.AskedAt), r.AtP(a.DecidedAt))
+		}
+	}
+
+	p("\n## Refused attempts\n\n")
+	if len(v.Refusals) == 0 {
+		p("None.\n")
+	} else {
+		p("| Time | Verb | Claimed by | Step | Why refused |\n|---|---|---|---|---|\n")
+		for _, f := range v.Refusals {
+			row(r.At(f.Time), f.Verb, firstNonEmpty(f.Operator, "(unsigned)"), f.Step, f.Reason)
 		}
 	}
 
@@ -121,3 +134,13 @@ func cell(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// firstNonEmpty prefers the verified identity over the claimed one.
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

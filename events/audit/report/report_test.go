@@ -211,3 +211,28 @@ func TestFollowUpForAFailedCompensation(t *testing.T) {
 		"- [ ] The compensation of step freeze_bot (bot.freeze) failed: bot unreachable — undo it by hand.",
 		"| Time to contain | **", "(from the opening: no event time)")
 }
+
+// Given an incident started and approved by verified operators and an
+// attempt that was refused, the review names who (with key fingerprint
+// and factor) and lists the refusal with its reason.
+func TestReviewShowsVerifiedIdentitiesAndRefusals(t *testing.T) {
+	const inc = "unfreeze:bot-1"
+	opened := audit.Opened(inc, audit.OpenedFacts{Runbook: "unfreeze", Trigger: "manual", StartedBy: "alice"})
+	opened.Attrs["started_by_verified"] = "alice (SHA256:aaa)"
+	granted := audit.ApprovalDecided(inc, "go", "alice, bob", "", true)
+	granted.Attrs["verified"] = "alice (SHA256:aaa, totp), bob (SHA256:bbb, totp)"
+	refused := audit.Record{IncidentID: inc, Kind: audit.AuthzRefused, Step: "go", Actor: "mallory", Key: "authz/refused/approve/1",
+		Attrs: map[string]string{"verb": "approve", "operator": "mallory", "reason": `"mallory" is not in the roster`}}
+	recs := audit.Chain([]audit.Record{opened, audit.ApprovalAskedFact(inc, "go", "oncall", "unfreeze?"), refused, granted})
+	md := render(t, recs, "md")
+	mustContain(t, md,
+		"started by alice (SHA256:aaa)",
+		"| go | oncall | granted | alice (SHA256:aaa, totp), bob (SHA256:bbb, totp) |",
+		"## Refused attempts",
+		`| approve | mallory | go | "mallory" is not in the roster |`,
+		"REFUSED approve by mallory",
+		"1 attempt(s) were refused",
+	)
+	html := render(t, recs, "html")
+	mustContain(t, html, "alice (SHA256:aaa, totp), bob (SHA256:bbb, totp)", `id="refusals"`, "mallory")
+}

@@ -154,8 +154,11 @@ func followUps(r Review) []string {
 		case audit.StatusWaiting:
 			out = append(out, fmt.Sprintf("Approval %s for %s is still open (asked %s).", a.Step, a.Group, r.AtP(a.AskedAt)))
 		case audit.StatusDenied:
-			out = append(out, fmt.Sprintf("Approval %s was denied by %s (%s): confirm what was done instead.", a.Step, a.Identity, a.Comment))
+			out = append(out, fmt.Sprintf("Approval %s was denied by %s (%s): confirm what was done instead.", a.Step, firstNonEmpty(a.Verified, a.Identity), a.Comment))
 		}
+	}
+	if n := len(v.Refusals); n > 0 {
+		out = append(out, fmt.Sprintf("%d attempt(s) were refused (see Refused attempts): find out who tried and why.", n))
 	}
 	return out
 }

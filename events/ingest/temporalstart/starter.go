@@ -210,7 +210,7 @@ func ResolveActions(rb runbooks.Runbook, cat runbooks.Catalog) (map[string]runbo
 		if !ok {
 			return fmt.Errorf("runbook %s uses unknown action %q", rb.Name, name)
 		}
-		out[name] = runbooks.ActionMeta{SideEffect: spec.SideEffect, Compensation: spec.Compensation}
+		out[name] = spec.Meta()
 		if spec.Compensation != nil {
 			return add(spec.Compensation.Action)
 		}
