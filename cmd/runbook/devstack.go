@@ -248,6 +248,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz.live)
+	s.authz.wireWorker(s.worker, s.sms)
 	s.events.wireAudit(reg, s.worker, s.metrics)
 	registerDrill(s.worker, s.client, s.rehearsals, s.authz.live)
 	if o.register != nil {

@@ -119,6 +119,7 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 				return err
 			}
 			w := newWorker(c, ep.TaskQueue, reg, az.live)
+			az.wireWorker(w, smsS)
 			events.wireAudit(reg, w, metrics)
 			registerDrill(w, c, nil, az.live) // no simulator here: rehearse drills report that they need one
 			if err := w.Start(); err != nil {
