@@ -74,7 +74,15 @@ func (r *run) check(req authz.Request, extra func(authz.Verified) error) (authz.
 	}
 	if extra != nil {
 		if err := extra(v); err != nil {
-			return authz.Verified{}, refusalOf(req, err)
+			rf := refusalOf(req, err)
+			// The authorizer accepted it, so it has not reported it: a
+			// validator's refusal leaves no history, the report is its record.
+			if rep, ok := r.authz.(interface {
+				Refused(authz.Request, *authz.Refusal)
+			}); ok {
+				rep.Refused(req, rf)
+			}
+			return authz.Verified{}, rf
 		}
 	}
 	return v, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -49,9 +48,7 @@ func (g *globals) operatorKeyPath() string {
 	return pick(g.keyFile, os.Getenv("RUNBOOK_OPERATOR_KEY"), g.defaultOperatorKey())
 }
 
-func (g *globals) defaultOperatorKey() string {
-	return filepath.Join(g.homeDir(), "operator", "id_ed25519")
-}
+func (g *globals) defaultOperatorKey() string { return devOperatorKey(g.homeDir()) }
 
 // operatorPublicKey is the public half of the selected key, read from the
 // .pub file (so printing a roster line needs neither the private key nor
@@ -143,22 +140,9 @@ func (o *operatorID) sign(st authz.Statement) (*authz.Signed, error) {
 // rosterName is the shape authz accepts for an operator name.
 var rosterName = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,63}$`)
 
-// localOperatorName is $USER made into a roster name, as `runbook dev`
-// names the local operator: lower case, other characters as '-', starting
-// with a letter, at most 64; "operator" when nothing is left.
-func localOperatorName() string {
-	n := notRosterChars.ReplaceAllString(strings.ToLower(strings.TrimSpace(os.Getenv("USER"))), "-")
-	n = strings.TrimLeft(n, "0123456789._-")
-	if len(n) > 64 {
-		n = n[:64]
-	}
-	if n == "" || n == authz.EngineName {
-		return "operator"
-	}
-	return n
-}
-
-var notRosterChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+// localOperatorName is $USER made into a roster name, exactly as
+// `runbook dev` names the local operator (devOperatorName).
+func localOperatorName() string { return devOperatorName(os.Getenv("USER")) }
 
 // commentName is the roster name a key comment suggests: the comment
 // itself, or its part before '@' ("alice@runbook-dev", as dev writes it).

@@ -79,6 +79,16 @@ func (l *Live) Authorize(req Request) (Verified, error) {
 	return v, err
 }
 
+// Refused tells OnRefusal of a refusal made on top of the policy — the
+// workflow's single-use rules (a statement or TOTP step already used in the
+// run, one operator answering a gate twice) — so it is recorded like the
+// policy's own.
+func (l *Live) Refused(req Request, r *Refusal) {
+	if l.OnRefusal != nil && r != nil {
+		l.OnRefusal(req, r)
+	}
+}
+
 // Consume marks v's TOTP step used (call once the decision is accepted).
 func (l *Live) Consume(v Verified) {
 	if v.Factor != FactorTOTP {
