@@ -93,8 +93,7 @@ func (r *Registry) Meta(names []string) map[string]runbooks.ActionMeta {
 	out := map[string]runbooks.ActionMeta{}
 	for _, n := range names {
 		if a, ok := r.actions[n]; ok {
-			s := a.Spec()
-			out[n] = runbooks.ActionMeta{SideEffect: s.SideEffect, Compensation: s.Compensation}
+			out[n] = a.Spec().Meta()
 		}
 	}
 	return out

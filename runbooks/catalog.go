@@ -57,6 +57,14 @@ type ActionSpec struct {
 	Needs []string `json:"needs,omitempty"`
 	// Example is a YAML snippet of a step using the action.
 	Example string `json:"example,omitempty"`
+	// Pages: the action tells people (notify.sms); see ActionMeta.Pages.
+	Pages bool `json:"pages,omitempty"`
+}
+
+// Meta is the run-time part of the spec the workflow input carries. Every
+// starter builds ActionMeta through it, so a new field reaches them all.
+func (a ActionSpec) Meta() ActionMeta {
+	return ActionMeta{SideEffect: a.SideEffect, Compensation: a.Compensation, Pages: a.Pages}
 }
 
 // Param returns the spec of the named parameter.

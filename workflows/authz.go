@@ -122,7 +122,7 @@ func (r *run) singleUse(v authz.Verified, d Decision, g *gate) error {
 	refuse := func(f string, a ...any) error {
 		return &authz.Refusal{Verb: v.Verb, Operator: v.Operator, Reason: fmt.Sprintf(f, a...)}
 	}
-	if id := strings.TrimSpace(d.Identity); id != "" && id != v.Operator {
+	if id := strings.TrimSpace(d.Identity); id != "" && id != v.Operator && (v.Via == "" || id != v.Via) {
 		return refuse("the decision names %q but is signed by %s", id, v.Operator)
 	}
 	if r.nonces[v.Nonce] {

@@ -103,9 +103,12 @@ type IncidentInput struct {
 	// Actions holds side-effect class and compensation of every action used.
 	Actions map[string]runbooks.ActionMeta `json:"actions"`
 	// Approvers maps an approver group to the identities allowed to answer
-	// its gates; a group absent here accepts any identity.
+	// its gates; a group absent here accepts any identity. Only incidents
+	// recorded before authorization read it: since then who may approve is
+	// the worker's roster (authz roles), never the starter's say.
 	Approvers map[string][]string `json:"approvers,omitempty"`
-	// Trigger says how the incident was started: "manual", "event", "drill".
+	// Trigger says how the incident was started: "manual", "event", "fleet",
+	// "drill" (the start statement must name the same).
 	Trigger string `json:"trigger"`
 	// StartedBy is the operator identity (manual) or event source, as the
 	// starter claims it; StartedByVerified in the state is the proven one.
@@ -115,7 +118,8 @@ type IncidentInput struct {
 	// verified before the first step; a start without one fails closed.
 	Authorization *authz.Signed `json:"authorization,omitempty"`
 	// HoldIrreversible makes every irreversible step wait for an approval
-	// (blast-radius limit exceeded); Reason says why.
+	// (blast-radius limit exceeded); Reason says why. An action whose
+	// ActionMeta.Pages is set is never held: pages always go out.
 	HoldIrreversible       bool   `json:"hold_irreversible,omitempty"`
 	HoldIrreversibleReason string `json:"hold_irreversible_reason,omitempty"`
 	// Audit makes the workflow record its incident-level facts (opened,
@@ -149,7 +153,10 @@ type Decision struct {
 	Comment  string `json:"comment,omitempty"`
 	// Signed is the operator's signed statement for this decision (verb,
 	// incident, run, step, expiry, nonce, second factor). Identity is only
-	// what the sender claims; who decided is what Signed proves.
+	// what the sender claims; who decided is what Signed proves, and a
+	// non-empty Identity that is not the signer (nor, for a relayed SMS
+	// reply, the engine) is refused. Comment: the signed statement's comment
+	// wins over this one.
 	Signed *authz.Signed `json:"signed,omitempty"`
 }
 

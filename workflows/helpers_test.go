@@ -38,6 +38,7 @@ type harness struct {
 	*roster
 	incident string // of the running incident: what decisions are signed for
 	asks     []AskApproversRequest
+	mustOKs  []*updateResult
 	askErr   error
 	// unsignedStart and adhoc make run() leave the start unsigned, or the
 	// runbook unregistered with the engine.
@@ -46,11 +47,22 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith registers the interpreter with authorizer(roster) instead
+// of the roster's authz.Live.
+func newHarnessWith(t *testing.T, authorizer func(*roster) authz.Authorizer) *harness {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	h := &harness{t: t, env: env, roster: newRoster(t)}
 	h.clock = env.Now
-	Register(env, h.live)
+	var a authz.Authorizer = h.live
+	if authorizer != nil {
+		a = authorizer(h.roster)
+	}
+	Register(env, a)
 	env.RegisterActivityWithOptions(func(ctx context.Context, req AskApproversRequest) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -144,8 +156,15 @@ func (h *harness) run(in IncidentInput) IncidentState {
 	require.NoError(h.t, h.env.GetWorkflowError())
 	var st IncidentState
 	require.NoError(h.t, h.env.GetWorkflowResult(&st))
+	for _, r := range h.mustOKs {
+		r.ok(h.t)
+	}
 	return st
 }
+
+// mustOK makes run() assert that the update was accepted and succeeded
+// (its answer arrives after the callback that sent it).
+func (h *harness) mustOK(r *updateResult) { h.mustOKs = append(h.mustOKs, r) }
 
 // query reads the state query (call from a delayed callback).
 func (h *harness) query() IncidentState {
@@ -432,6 +451,10 @@ func (r *roster) startStatement(in IncidentInput, at time.Time) *authz.Signed {
 	if in.Trigger == "manual" || in.Trigger == "" {
 		as = "dave"
 	}
+	return r.startStatementAs(as, in, at)
+}
+
+func (r *roster) startStatementAs(as string, in IncidentInput, at time.Time) *authz.Signed {
 	return r.sign(as, authz.Statement{Verb: authz.VerbExec, Incident: in.IncidentID, Runbook: in.Runbook.Name,
 		RunbookHash: in.RunbookHash, Inputs: authz.StartHash(in.Inputs, in.Event), Trigger: in.Trigger, IssuedAt: at})
 }

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // TestRecordHistories runs representative incidents on a real Temporal
@@ -43,11 +44,13 @@ func TestRecordHistories(t *testing.T) {
 	queue := fmt.Sprintf("workflows-record-%d", time.Now().UnixNano())
 	w := worker.New(c, queue, worker.Options{})
 	// Histories recorded now are of workflow version "authz" 1: starts
-	// are signed by the test roster's engine key. Scenarios that decide a
-	// gate still send unsigned decisions (refused): signing them needs the
-	// real run id (see approveWhenWaiting) — not recorded yet.
+	// are signed by the test roster's engine key, decisions by its
+	// operators. They are written as authz-<scenario>.json beside the
+	// histories recorded before authorization, which must keep replaying.
 	ros := newRoster(t)
 	Register(w, ros.live)
+	w.RegisterActivityWithOptions(func(context.Context, AskApproversRequest) error { return nil },
+		activity.RegisterOptions{Name: AskApproversActivity})
 	registerRecordingActions(w)
 	require.NoError(t, w.Start())
 	defer w.Stop()
@@ -56,13 +59,15 @@ func TestRecordHistories(t *testing.T) {
 	defer cancel()
 	suffix := fmt.Sprint(time.Now().UnixNano())
 
-	for _, sc := range recordScenarios(t) {
+	for _, sc := range recordScenarios(t, ros) {
 		t.Run(sc.name, func(t *testing.T) {
 			id := "record-" + sc.name + "-" + suffix
 			in := sc.in
 			in.IncidentID = id
 			ros.register(in.Runbook.Name, in.RunbookHash)
-			in.Authorization = ros.startStatement(in, time.Now())
+			if !sc.unsigned {
+				in.Authorization = ros.startStatement(in, time.Now())
+			}
 			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, IncidentWorkflowName, in)
 			require.NoError(t, err)
 			if sc.drive != nil {
@@ -71,22 +76,37 @@ func TestRecordHistories(t *testing.T) {
 			var st IncidentState
 			require.NoError(t, run.Get(ctx, &st))
 			require.Equal(t, sc.want, st.Status, "error: %s", st.Error)
-			require.NoError(t, RecordHistory(ctx, c, id, filepath.Join(historiesDir, sc.name+".json")))
+			require.NoError(t, RecordHistory(ctx, c, id, filepath.Join(historiesDir, "authz-"+sc.name+".json")))
 		})
 	}
 }
 
 type recordScenario struct {
-	name  string
-	in    IncidentInput
-	drive func(t *testing.T, ctx context.Context, c client.Client, id string)
-	want  Status
+	name     string
+	in       IncidentInput
+	drive    func(t *testing.T, ctx context.Context, c client.Client, id string)
+	want     Status
+	unsigned bool // start without a statement (refused)
 }
 
-func recordScenarios(t *testing.T) []recordScenario {
+func recordScenarios(t *testing.T, ros *roster) []recordScenario {
 	approveWhenWaiting := func(name string, d Decision) func(*testing.T, context.Context, client.Client, string) {
 		return func(t *testing.T, ctx context.Context, c client.Client, id string) {
-			waitForStatus(t, ctx, c, id, StatusWaiting)
+			st := waitForStatus(t, ctx, c, id, StatusWaiting)
+			// Sign as `runbook approve` does: for this run and the gate
+			// that waits.
+			desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+			require.NoError(t, err)
+			stmt := authz.Statement{Verb: authz.Verb(name), Incident: id, Run: desc.WorkflowExecutionInfo.Execution.RunId,
+				Comment: d.Comment, IssuedAt: time.Now()}
+			if name != UpdateAbort {
+				for _, s := range st.Steps {
+					if s.Status == StatusWaiting && (d.Step == "" || s.ID == d.Step || s.ID == d.Step+holdSuffix) {
+						stmt.Step = s.ID
+					}
+				}
+			}
+			d.Signed = ros.sign(d.Identity, stmt)
 			h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 				WorkflowID: id, UpdateName: name, Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted,
 			})
@@ -144,6 +164,20 @@ steps:
 			}},
 		{name: "abort", want: StatusAborted, in: approvalInput(t, "abort"),
 			drive: approveWhenWaiting(UpdateAbort, Decision{Identity: "dave", Comment: "drill over"})},
+		// Authorization: a start refused at its check, and a gate that
+		// needs two different approvers.
+		{name: "start-refused", want: StatusFailed, in: withAudit(approvalInput(t, "abort")), unsigned: true},
+		{name: "require-two", want: StatusSucceeded, in: input(t, `
+name: rb
+steps:
+  - id: gate
+    approval: {group: security, require: 2}
+  - id: freeze
+    action: bot.freeze
+`), drive: func(t *testing.T, ctx context.Context, c client.Client, id string) {
+			approveWhenWaiting(UpdateApprove, Decision{Identity: "alice"})(t, ctx, c, id)
+			approveWhenWaiting(UpdateApprove, Decision{Identity: "bob"})(t, ctx, c, id)
+		}},
 		// Audit on: the facts are local-activity markers in history.
 		{name: "audit-deny-with-evidence", want: StatusDenied, in: withAudit(approvalInput(t, "abort")),
 			drive: func(t *testing.T, ctx context.Context, c client.Client, id string) {
@@ -176,7 +210,7 @@ func withAudit(in IncidentInput) IncidentInput {
 
 // waitForStatus polls the state query until the incident reaches want (or
 // the context ends): the only way to see a gate open from outside.
-func waitForStatus(t *testing.T, ctx context.Context, c client.Client, id string, want Status) {
+func waitForStatus(t *testing.T, ctx context.Context, c client.Client, id string, want Status) IncidentState {
 	t.Helper()
 	for {
 		v, err := c.QueryWorkflow(ctx, id, "", QueryState)
@@ -184,12 +218,13 @@ func waitForStatus(t *testing.T, ctx context.Context, c client.Client, id string
 			var st IncidentState
 			require.NoError(t, v.Get(&st))
 			if st.Status == want {
-				return
+				return st
 			}
 		}
 		select {
 		case <-ctx.Done():
 			t.Fatalf("incident %s never reached %s", id, want)
+			return IncidentState{}
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

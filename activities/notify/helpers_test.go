@@ -93,7 +93,7 @@ func (f *fixture) run(t *testing.T, params map[string]any) (runbooks.ActionResul
 // store, answering every call with success.
 func (f *fixture) webhook(t *testing.T) string {
 	t.Helper()
-	wh, err := sms.NewWebhook(sms.WebhookConfig{AuthToken: token, Roster: f.roster, Acks: f.store, Responder: okResponder{}})
+	wh, err := sms.NewWebhook(sms.WebhookConfig{AuthToken: token, Roster: f.roster, Acks: f.store, Responder: okResponder{}, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +104,8 @@ func (f *fixture) webhook(t *testing.T) string {
 
 type okResponder struct{}
 
-func (okResponder) Approve(context.Context, string, string) error { return nil }
-func (okResponder) Ack(context.Context, string, string) error     { return nil }
-func (okResponder) Deny(context.Context, string, string) error    { return nil }
+func (okResponder) Approve(context.Context, sms.Answer) error { return nil }
+func (okResponder) Ack(context.Context, sms.Answer) error     { return nil }
+func (okResponder) Deny(context.Context, sms.Answer) error    { return nil }
 
 func (f *fixture) to(number string) []twiliosim.Message { return f.sim.MessagesTo(number) }

@@ -16,10 +16,11 @@ import (
 
 // page is one attempt of one notify.sms step.
 type page struct {
-	d    SMSDeps
-	tmpl *sms.Template
-	req  runbooks.ActionRequest
-	p    SMSParams
+	d     SMSDeps
+	tmpl  *sms.Template
+	req   runbooks.ActionRequest
+	p     SMSParams
+	runID string // Temporal run id ("" outside an activity: tests, tools)
 
 	chain  []sms.Person
 	code   string
@@ -34,7 +35,8 @@ func (g *page) run(ctx context.Context) (runbooks.ActionResult, error) {
 		return runbooks.ActionResult{}, activities.NonRetryable(activities.ErrInvalidParams, err)
 	}
 	g.chain, g.reply = chain, sms.Reply(g.p.Reply)
-	if g.code, err = sms.ApprovalCode(g.d.CodeKey, g.req.IncidentID, g.req.StepID); err != nil {
+	g.runID = runID(ctx)
+	if g.code, err = sms.ApprovalCode(g.d.CodeKey, g.req.IncidentID, g.runID, g.req.StepID); err != nil {
 		return runbooks.ActionResult{}, activities.NonRetryable(activities.ErrInvalidParams, err)
 	}
 	ackTimeout := g.p.ackTimeout
@@ -43,9 +45,12 @@ func (g *page) run(ctx context.Context) (runbooks.ActionResult, error) {
 	}
 	if g.reply != sms.ReplyNone {
 		// Registered before any text goes out, so an answer can never
-		// arrive for a code the webhook does not know.
-		err := g.d.Acks.Expect(ctx, sms.Pending{Code: g.code, Incident: g.req.IncidentID, Step: g.req.StepID,
-			Gate: g.p.Gate, Reply: g.reply, IssuedAt: g.d.Now()})
+		// arrive for a code the webhook does not know. The code lives as
+		// long as the escalation can take, and at least a day.
+		now := g.d.Now()
+		ttl := max(sms.CodeTTL, time.Duration(len(g.chain)+1)*ackTimeout)
+		err := g.d.Acks.Expect(ctx, sms.Pending{Code: g.code, Incident: g.req.IncidentID, Run: g.runID, Step: g.req.StepID,
+			Gate: g.p.Gate, Reply: g.reply, IssuedAt: now, ExpiresAt: now.Add(ttl)})
 		if err != nil {
 			return runbooks.ActionResult{}, storeError("ack store", err)
 		}
@@ -160,12 +165,17 @@ func (g *page) send(ctx context.Context, d sms.Decision) (runbooks.ActionResult,
 	return runbooks.ActionResult{}, false, nil
 }
 
-// put writes a record after a send, trying a few times: a lost write here
-// is the one way a retry could text someone twice.
+// put writes a record after a send (see putRecord).
 func (g *page) put(ctx context.Context, rec sms.SentRecord) error {
+	return putRecord(ctx, g.d.Sent, rec)
+}
+
+// putRecord writes a record after a send, trying a few times: a lost write
+// here is the one way a retry could text someone twice.
+func putRecord(ctx context.Context, log sms.SentLog, rec sms.SentRecord) error {
 	var err error
 	for i := range 3 {
-		if err = g.d.Sent.Put(context.WithoutCancel(ctx), rec); err == nil {
+		if err = log.Put(context.WithoutCancel(ctx), rec); err == nil {
 			return nil
 		}
 		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond)
@@ -190,7 +200,17 @@ func (g *page) wait(ctx context.Context, d sms.Decision) error {
 }
 
 func (g *page) key(p sms.Person) sms.SentKey {
-	return sms.SentKey{Incident: g.req.IncidentID, Step: g.req.StepID, Recipient: p.Phone}
+	return sms.SentKey{Incident: g.req.IncidentID, Run: g.runID, Step: g.req.StepID, Recipient: p.Phone}
+}
+
+// runID is the run of the workflow that started this activity: SMS
+// idempotency and codes are per run, since a rerun of an incident id is a
+// new incident.
+func runID(ctx context.Context) string {
+	if !activity.IsActivity(ctx) {
+		return ""
+	}
+	return activity.GetInfo(ctx).WorkflowExecution.RunID
 }
 
 // latest is the text to the furthest person in the chain, if any.

@@ -1,5 +1,7 @@
 // Package notify holds notify.sms: text the on-call roster through Twilio,
-// escalate when nobody answers, and never hold up containment.
+// escalate when nobody answers, and never hold up containment; and
+// notify.ask_approvers (ask.go), which texts the approvers of a gate that
+// starts waiting.
 //
 // # Escalation: Temporal holds the wait
 //
@@ -20,14 +22,15 @@
 // # Idempotency
 //
 // Twilio's Messages API takes no idempotency key, so the SentLog is the
-// record: before texting person P for (incident, step) the action looks for
-// a record of (incident, step, P) and sends only when there is none; right
+// record: before texting person P for (incident, run, step) the action
+// looks for a record of (incident, run, step, P) and sends only when there
+// is none (a rerun of an incident id is a new run and texts again); right
 // after Twilio's 201 it writes the record with the message SID. The one
 // duplicate still possible: the worker dies (or the attempt times out and is
 // abandoned) after Twilio accepted the message and before the record write
 // finished — the next attempt finds no record and texts P again, with the
-// same body and the same approval code (the code is derived from incident
-// and step, so the two texts are interchangeable). A failed record write
+// same body and the same approval code (the code is derived from incident,
+// run and step, so the two texts are interchangeable). A failed record write
 // after a successful send does not cause a retry: the step ends with what it
 // sent and says the log write failed.
 package notify
@@ -130,7 +133,10 @@ var SMSSpec = runbooks.ActionSpec{
 	Outputs: []string{"sent_to", "to", "person", "level", "message_sid", "approval_code", "delivery_status",
 		"delivered", "answer", "answered_by"},
 	SideEffect: runbooks.Irreversible,
-	Needs:      []string{"sms.twilio", "sms.roster"},
+	// A text cannot be taken back, but it must never be held: a held
+	// incident has to reach on-call to be released.
+	Pages: true,
+	Needs: []string{"sms.twilio", "sms.roster"},
 	Example: "- id: page_oncall\n  action: notify.sms\n  on_failure: continue\n  retry: {max_attempts: 8}\n" +
 		"  with:\n    to: oncall\n    bot: ${{ inputs.bot }}\n    message: \"key revoked, new key delivered, bot unfrozen\"\n" +
 		"    escalate: true\n    ack_timeout: 5m",

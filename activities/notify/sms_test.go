@@ -243,3 +243,23 @@ func TestParamsAndConfiguration(t *testing.T) {
 		t.Fatalf("unconfigured: %v", err)
 	}
 }
+
+// A page's code expires (a day, or as long as the escalation can take):
+// an answer after that is refused and stops nothing.
+func TestPageCodeExpires(t *testing.T) {
+	f := newFixture(t, token)
+	hook := f.webhook(t)
+	res, err := f.run(t, map[string]any{"message": "x", "reply": "ack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := res.Outputs["approval_code"].(string)
+	f.clock.Advance(sms.CodeTTL)
+	r, err := f.sim.SendInbound(context.Background(), hook, twiliosim.Inbound{From: alice, To: twilioNum, Body: "ACK " + code})
+	if err != nil || r.Status != 200 || !strings.Contains(r.Body, "Code "+code+" expired") {
+		t.Fatalf("%v %+v", err, r)
+	}
+	if _, ok, _ := f.store.Answer(context.Background(), code); ok {
+		t.Fatal("answer to an expired code recorded")
+	}
+}

@@ -92,3 +92,53 @@ func TestTemporalEscalatesUntilSomeoneAnswers(t *testing.T) {
 		t.Fatalf("outputs %v; alice %d, bob %d, carol %d", res.Outputs, len(f.to(alice)), len(f.to(bob)), len(f.to(carol)))
 	}
 }
+
+// twoRuns runs the incident twice under one workflow id, as a rerun of an
+// incident id does: each child is a new run with its own run id.
+func twoRuns(ctx workflow.Context, req runbooks.ActionRequest) ([]runbooks.ActionResult, error) {
+	var out []runbooks.ActionResult
+	for range 2 {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: req.IncidentID})
+		var res runbooks.ActionResult
+		if err := workflow.ExecuteChildWorkflow(cctx, pageWorkflow, req, int32(3)).Get(ctx, &res); err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// The bug: run 2 of an incident id found run 1's "already texted" record
+// and reported run 1's message SID as its own. Each run texts, with its
+// own code, and records its own SID.
+func TestTemporalSecondRunOfAnIncidentTextsAgain(t *testing.T) {
+	f := newFixture(t, token)
+	env := temporalEnv(t, f)
+	env.RegisterWorkflow(twoRuns)
+	env.ExecuteWorkflow(twoRuns, request(map[string]any{"message": "bot frozen", "reply": "approve"}))
+	var res []runbooks.ActionResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	msgs := f.to(alice)
+	if len(msgs) != 2 || len(res) != 2 {
+		t.Fatalf("%d texts, %d results", len(msgs), len(res))
+	}
+	for i, r := range res {
+		if r.Outputs["message_sid"] != msgs[i].SID {
+			t.Errorf("run %d reports %v, sent %s", i+1, r.Outputs["message_sid"], msgs[i].SID)
+		}
+		if code := r.Outputs["approval_code"].(string); !strings.Contains(msgs[i].Body, code) {
+			t.Errorf("run %d: code %s not in its text %q", i+1, code, msgs[i].Body)
+		}
+	}
+	c1, c2 := res[0].Outputs["approval_code"].(string), res[1].Outputs["approval_code"].(string)
+	if c1 == c2 {
+		t.Fatalf("both runs got code %s", c1)
+	}
+	p1, _, _ := f.store.Pending(context.Background(), c1)
+	p2, _, _ := f.store.Pending(context.Background(), c2)
+	if p1.Run == "" || p2.Run == "" || p1.Run == p2.Run || p1.ExpiresAt.IsZero() {
+		t.Fatalf("pending run 1 %+v, run 2 %+v", p1, p2)
+	}
+}

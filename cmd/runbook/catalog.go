@@ -17,6 +17,7 @@ import (
 	secretsact "github.com/keyresponse/runbook/activities/secrets"
 	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/secrets"
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // actionDeps are the live dependencies actions need. A zero value is enough
@@ -32,6 +33,9 @@ type actionDeps struct {
 	nats      *nats.Conn
 	sms       *smsSetup
 	fleet     incidentact.Starter // incident.start_many's (fleet_wiring.go); nil: runs fail
+	// authz is the worker's live roster (who to ask at a gate); nil in the
+	// validation catalog.
+	authz *authz.Live
 }
 
 // buildRegistry is the explicit list of every action the engine ships.

@@ -56,7 +56,9 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				identity:        "runbook-dev",
 				books:           books,
 				exchangeSimPort: simPort,
-				approvers:       g.approvers(),
+				cfg:             g.mustCfg(),
+				cfgFile:         pick(g.config, os.Getenv("RUNBOOK_CONFIG")),
+				runbookDirs:     g.runbookDirs(),
 				demoBotPort:     botPort,
 				bots:            botsFromConfig(g.mustCfg()),
 				exchanges:       g.exchangeAccounts(),
@@ -75,6 +77,7 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
 				return err
 			}
 			defer stack.stop()
+			fmt.Fprintln(g.stdout, stack.authz.devOp.summary())
 			e := stack.endpoints()
 			e.PID = os.Getpid()
 			devFile := filepath.Join(home, "dev.json")

@@ -44,8 +44,14 @@ type devOptions struct {
 	// demoBotPort is the demo freqtrade bot's port (0 = any; -1 = none).
 	demoBotPort int
 	// bots are configured bots (config file); the demo bot is added.
-	bots      botSetup
-	approvers map[string][]string
+	bots botSetup
+	// cfg is the config file's content (operators, roles, engine key,
+	// authz) and cfgFile its path, re-read on SIGHUP ("" = none); dev
+	// adds its provisioned operator (authz_wiring.go).
+	cfg     *config.Config
+	cfgFile string
+	// runbookDirs are registered with the worker beside the shipped runbooks.
+	runbookDirs []string
 	// oncall is the roster (config file); empty means two dev people.
 	oncall config.Oncall
 	// httpPort serves inbound SMS webhooks and metrics (0 = any; -1 = none).
@@ -105,7 +111,10 @@ type devStack struct {
 	keyring    breach.Keyring
 	// payloadKeys encrypt every Temporal payload (inputs, results, failures).
 	payloadKeys *temporalcodec.Keyring
-	opts        devOptions
+	// authz is who may act: the provisioned operator, the engine key.
+	authz      *authzRuntime
+	stopReload func()
+	opts       devOptions
 }
 
 // startDevStack starts Temporal (SQLite file), NATS JetStream (file store)
@@ -163,7 +172,6 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		limits:           o.limits,
 		namespace:        s.temporal.Namespace(),
 		taskQueue:        o.taskQueue,
-		approvers:        o.approvers,
 		payloadKeys:      s.payloadKeys,
 		searchAttributes: true,
 		batchSize:        o.consumerBatch,
@@ -178,7 +186,19 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if s.sms, err = startDevSMS(o.home, o.oncall, o.console); err != nil {
 		return nil, err
 	}
-	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots, sms: s.sms, exchanges: o.exchanges}
+	cfg := o.cfg
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	if s.authz, err = buildAuthz(authzSource{file: o.cfgFile, cfg: cfg, home: o.home, dev: true, dirs: o.runbookDirs,
+		smsCodeKey: s.sms.codeKey, logger: es.logger}); err != nil {
+		return nil, err
+	}
+	s.authz.auditRefusals(s.events.store)
+	s.stopReload = s.authz.watchReload(o.console)
+	es.sign = s.authz.signer()
+	deps := actionDeps{console: o.console, allowedHosts: o.allowedHosts, secrets: s.secrets, nats: s.events.nc, bots: o.bots, sms: s.sms,
+		exchanges: o.exchanges, authz: s.authz.live}
 	if o.exchangeSimPort >= 0 {
 		if o.demoBot == "" {
 			o.demoBot = "bot-1"
@@ -227,9 +247,9 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.worker = newWorker(s.client, o.taskQueue, reg)
+	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz.live)
 	s.events.wireAudit(reg, s.worker, s.metrics)
-	registerDrill(s.worker, s.client, s.rehearsals)
+	registerDrill(s.worker, s.client, s.rehearsals, s.authz.live)
 	if o.register != nil {
 		o.register(s.worker)
 	}
@@ -280,6 +300,9 @@ func (s *devStack) endpoints() endpoints {
 // stop shuts down in reverse order: the worker first so no task is half
 // handed over, then the servers.
 func (s *devStack) stop() {
+	if s.stopReload != nil {
+		s.stopReload()
+	}
 	s.events.close()
 	if s.worker != nil {
 		s.worker.Stop()
@@ -298,6 +321,7 @@ func (s *devStack) stop() {
 	if s.ui != nil {
 		s.ui.Stop()
 	}
+	s.authz.stop()
 	s.demoBot.close()
 	s.rehearsals.close()
 	s.sms.close()

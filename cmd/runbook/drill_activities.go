@@ -9,14 +9,15 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
 // registerDrill registers the drill workflow and its activities on a
 // worker that already runs the interpreter and the actions. rh may be nil
 // (no simulator: rehearse drills then fail with a clear reason).
-func registerDrill(w worker.Worker, c client.Client, rh *rehearsals) {
-	workflows.RegisterDrill(w, workerAuthorizer)
+func registerDrill(w worker.Worker, c client.Client, rh *rehearsals, az authz.Authorizer) {
+	workflows.RegisterDrill(w, az)
 	oi := openIncidents{c: c}
 	w.RegisterActivityWithOptions(oi.list, activity.RegisterOptions{Name: workflows.DrillOpenIncidentsActivity})
 	rh.register(w)

@@ -87,7 +87,7 @@ func newDrillScheduleCommand(g *globals) *cobra.Command {
 			id := workflows.DrillScheduleID(lr.Runbook.Name, bot)
 			in := workflows.DrillInput{ScheduleID: id, Bot: bot, Mode: mode, MaxAge: maxAge, UnusedFor: unusedFor,
 				RevokeUnused: revokeUnused, Child: workflows.IncidentInput{Runbook: *lr.Runbook, RunbookHash: lr.Hash,
-					Inputs: vals, Actions: catalog().Meta(actionNames(lr.Runbook)), Approvers: g.approvers(),
+					Inputs: vals, Actions: catalog().Meta(actionNames(lr.Runbook)),
 					Trigger: "drill", Audit: true}}
 			action := &client.ScheduleWorkflowAction{
 				// Temporal appends the scheduled time: drill:<runbook>:<bot>-<time>.

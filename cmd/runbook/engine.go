@@ -47,9 +47,11 @@ type eventSettings struct {
 	// workflow start, then a signal when the incident exists), "lazy"
 	// (the same without eager dispatch) or "signal-with-start" (one
 	// SignalWithStart call, never eager).
-	starter   string
-	logger    *slog.Logger
-	approvers map[string][]string
+	starter string
+	logger  *slog.Logger
+	// sign signs every start with the engine key (authz_wiring.go); nil:
+	// starts go unsigned and the workflow refuses them.
+	sign temporalstart.Signer
 	// searchAttributes sets RunbookName, BotID, Exchange, Severity and
 	// IncidentTrigger on new incidents (the namespace must define them).
 	searchAttributes bool
@@ -144,7 +146,7 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 	var starter ingest.Starter
 	switch s.starter {
 	case "", "eager", "lazy":
-		es := &temporalstart.EagerStarter{Client: tc, TaskQueue: s.taskQueue, Actions: cat, Approvers: s.approvers,
+		es := &temporalstart.EagerStarter{Client: tc, TaskQueue: s.taskQueue, Actions: cat, Sign: s.sign,
 			Lazy: s.starter == "lazy", Context: traceContext}
 		if s.searchAttributes {
 			es.SearchAttributes = func(r ingest.StartRequest) temporal.SearchAttributes {
@@ -159,7 +161,7 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 			TaskQueue:     s.taskQueue,
 			Actions:       cat,
 			Identity:      "runbook-trigger-consumer",
-			Approvers:     s.approvers,
+			Sign:          s.sign,
 			DataConverter: dataConverter(s.payloadKeys),
 			Header:        traceHeader,
 			SearchAttributes: func(r ingest.StartRequest) (*commonpb.SearchAttributes, error) {

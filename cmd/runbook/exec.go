@@ -132,7 +132,6 @@ func (g *globals) incidentInput(ref string, inputs []string, eventFile, id strin
 		Inputs:      vals,
 		Event:       event,
 		Actions:     catalog().Meta(actionNames(lr.Runbook)),
-		Approvers:   g.approvers(),
 		Trigger:     "manual",
 		Audit:       true,
 		StartedBy:   g.operator(),
@@ -234,40 +233,6 @@ func actionNames(rb *runbooks.Runbook) []string {
 		}
 	}
 	return names
-}
-
-// approvers are the approver groups of the config file, overridden per
-// group by RUNBOOK_APPROVERS="oncall=alice,bob;security=carol".
-func (g *globals) approvers() map[string][]string {
-	out := map[string][]string{}
-	for grp, members := range g.mustCfg().Approvers {
-		out[grp] = append([]string(nil), members...)
-	}
-	v := os.Getenv("RUNBOOK_APPROVERS")
-	if v == "" {
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	}
-	seen := map[string]bool{}
-	for _, grp := range strings.Split(v, ";") {
-		name, members, ok := strings.Cut(grp, "=")
-		if !ok {
-			continue
-		}
-		name = strings.TrimSpace(name)
-		if !seen[name] {
-			seen[name] = true
-			out[name] = nil // the environment replaces the file's group
-		}
-		for _, m := range strings.Split(members, ",") {
-			if m = strings.TrimSpace(m); m != "" {
-				out[name] = append(out[name], m)
-			}
-		}
-	}
-	return out
 }
 
 // startIncident starts the interpreter workflow. The workflow id is the

@@ -37,14 +37,14 @@ type fleetStarter struct {
 }
 
 // newFleetStarter starts per-bot incidents on c exactly as the trigger
-// consumer's eager starter does (same task queue, approvers and search
-// attributes as es), from the runbooks books returns. Action metadata comes
+// consumer's eager starter does (same task queue, engine signer and search
+// attributes as es; trigger fleet), from the runbooks books returns. Action metadata comes
 // from the static catalog: action specs do not depend on the worker's
 // configuration, and the live registry does not exist yet when this is
 // built (it is one of its inputs).
 func newFleetStarter(c client.Client, es eventSettings, books func() []ingest.LoadedRunbook) incidentact.Starter {
-	st := &temporalstart.EagerStarter{Client: c, TaskQueue: es.taskQueue, Actions: catalog(), Approvers: es.approvers,
-		Lazy: es.starter == "lazy"}
+	st := &temporalstart.EagerStarter{Client: c, TaskQueue: es.taskQueue, Actions: catalog(), Sign: es.sign,
+		Trigger: temporalstart.TriggerFleet, Lazy: es.starter == "lazy"}
 	if es.searchAttributes {
 		st.SearchAttributes = func(r ingest.StartRequest) temporal.SearchAttributes {
 			return incidentAttributes(r.Runbook.Name, r.Inputs, r.Exchange, "", "fleet").Typed()

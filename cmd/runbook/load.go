@@ -27,6 +27,13 @@ func (g *globals) loadRunbook(ref string) (*loadedRunbook, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseRunbook(file, src)
+}
+
+// parseRunbook validates src against the action catalog and hashes it: the
+// one place a runbook's content hash is computed (exec's statement, the
+// trigger consumer and the worker's registered runbooks all agree on it).
+func parseRunbook(file string, src []byte) (*loadedRunbook, error) {
 	if probs := runbooks.Validate(file, src, catalog()); len(probs) > 0 {
 		return nil, runbooks.Problems(probs)
 	}

@@ -12,13 +12,17 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/keyresponse/runbook/activities"
 	"github.com/keyresponse/runbook/activities/notify"
 	"github.com/keyresponse/runbook/cmd/runbook/config"
+	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/integrations/secrets"
 	"github.com/keyresponse/runbook/integrations/sms"
 	"github.com/keyresponse/runbook/integrations/sms/twiliosim"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -31,6 +35,13 @@ type smsSetup struct {
 	store     *sms.FileStore
 	authToken string
 	sim       *twiliosim.Server // dev only
+
+	// operators is the worker's live roster (authz.Live.Policy) and
+	// engineSign signs with the engine key (operatorkey.Sign over the
+	// engine's ssh.Signer): set by the authz wiring. Without them an SMS
+	// APPROVE/DENY is answered "could not be applied" and changes nothing.
+	operators  func() *authz.Compiled
+	engineSign func(authz.Statement) (authz.Signed, error)
 }
 
 // action is notify.sms over this setup (a zero setup yields an action that
@@ -42,28 +53,59 @@ func (s *smsSetup) action() activities.Action {
 	return notify.SMS(notify.SMSDeps{Sender: s.sender, Roster: s.roster, CodeKey: s.codeKey, Sent: s.store, Acks: s.store})
 }
 
-// webhook is the inbound-SMS handler: APPROVE/DENY <code> from a roster
-// number becomes an approve/deny Update on the incident's gate.
+// useAuthz hands the SMS side the worker's live roster and the engine key:
+// the webhook relays APPROVE/DENY replies as statements signed with it, on
+// behalf of the operator whose roster phone answered. Call it before
+// webhook.
+func (s *smsSetup) useAuthz(live *authz.Live, engine ssh.Signer) {
+	if s == nil || live == nil {
+		return
+	}
+	s.operators = live.Policy
+	if engine != nil {
+		s.engineSign = func(st authz.Statement) (authz.Signed, error) { return operatorkey.Sign(engine, st) }
+	}
+}
+
+// registerAskApprovers registers notify.ask_approvers (the text an
+// approval or hold gate sends its approvers when it starts waiting) over
+// this setup and the live roster and secrets (the SMS factor code key).
+func (s *smsSetup) registerAskApprovers(w worker.ActivityRegistry, live *authz.Live) {
+	d := notify.AskDeps{}
+	if live != nil {
+		d.Roster, d.Secrets = live.Policy, live.Secrets
+	}
+	if s != nil {
+		d.Sender, d.CodeKey, d.Sent, d.Acks = s.sender, s.codeKey, s.store, s.store
+	}
+	notify.RegisterAskApprovers(w, d)
+}
+
+// webhook is the inbound-SMS handler: APPROVE/DENY <code> from an
+// operator's roster phone becomes an engine-signed approve/deny Update on
+// the incident's gate, on that operator's behalf.
 func (s *smsSetup) webhook(tc client.Client) (*sms.Webhook, error) {
 	return sms.NewWebhook(sms.WebhookConfig{
 		AuthToken: s.authToken,
 		Roster:    s.roster,
+		Operators: s.operators,
 		Acks:      s.store,
-		Responder: sms.GateResponder{Acks: s.store, Decider: temporalDecider{tc}},
+		Responder: sms.GateResponder{Acks: s.store, Decider: temporalDecider{tc}, Operators: s.operators, Sign: s.engineSign},
 	})
 }
 
-// temporalDecider applies an SMS answer as the approve or deny Update.
+// temporalDecider applies an SMS answer as the approve or deny Update on
+// the run that texted the code.
 type temporalDecider struct{ c client.Client }
 
-func (d temporalDecider) Decide(ctx context.Context, incident, gate, identity string, approve bool, comment string) error {
+func (d temporalDecider) Decide(ctx context.Context, g sms.GateDecision) error {
 	name := workflows.UpdateDeny
-	if approve {
+	if g.Approve {
 		name = workflows.UpdateApprove
 	}
 	h, err := d.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: incident, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.Decision{Step: gate, Identity: identity, Comment: "by SMS " + comment}},
+		WorkflowID: g.Incident, RunID: g.Run, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.Decision{Step: g.Gate, Identity: g.Operator, Comment: g.Comment, Signed: &g.Signed}},
 	})
 	if err != nil {
 		return err

@@ -139,15 +139,11 @@ func dialWith(ctx context.Context, tr temporalTransport, hostPort, namespace, id
 
 // newWorker registers the interpreter workflow and every action on the task
 // queue. The same wiring serves `runbook dev` and `runbook worker`.
-func newWorker(c client.Client, taskQueue string, reg *activities.Registry) worker.Worker {
+// az is the worker's live authorization (authz_wiring.go): the interpreter's
+// validators and start check ask it.
+func newWorker(c client.Client, taskQueue string, reg *activities.Registry, az authz.Authorizer) worker.Worker {
 	w := worker.New(c, taskQueue, worker.Options{})
-	workflows.Register(w, workerAuthorizer)
+	workflows.Register(w, az)
 	reg.RegisterWith(w)
 	return w
 }
-
-// workerAuthorizer is a PLACEHOLDER (issue 12, engine slice replaces it with
-// the authz.Live built from the configuration's roster): an empty Live
-// refuses every start and decision ("no operator roster loaded"), so until
-// then incidents fail closed.
-var workerAuthorizer = &authz.Live{}

@@ -136,7 +136,7 @@ temporal:
   api_key_env: TEST_TEMPORAL_API_KEY
   tls: {ca_file: %s, cert_file: %s, key_file: %s, server_name: localhost}
 nats: {url: "nats://%s"}
-approvers: {oncall: [alice]}
+operators: [{name: alice, keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICA8Taa9mrLAGR1EBAATPhgIjKzuE3HQHJHTPrEgs8ff alice@example"], roles: [approver]}]
 `, t.TempDir(), fe.addr, certs.CA, certs.ClientCert, certs.ClientKey, closedPort(t)))
 
 	g := &globals{config: cfg}
@@ -183,7 +183,7 @@ func TestTransport_TemporalSettingThatCannotBeAppliedRefusesToStart(t *testing.T
 		"temporal.api_key_env: UNSET_TEMPORAL_API_KEY is not set": fmt.Sprintf("api_key_env: UNSET_TEMPORAL_API_KEY\n  tls: {ca_file: %s}", certs.CA),
 		"temporal.tls: cert_file and key_file go together":        fmt.Sprintf("tls: {cert_file: %s}", certs.ClientCert),
 	} {
-		cfg := writeTestConfig(t, fmt.Sprintf("home: %s\ntemporal:\n  address: 127.0.0.1:1\n  %s\napprovers: {oncall: [alice]}\n", t.TempDir(), temporal))
+		cfg := writeTestConfig(t, fmt.Sprintf("home: %s\ntemporal:\n  address: 127.0.0.1:1\n  %s\noperators: [{name: alice, keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICA8Taa9mrLAGR1EBAATPhgIjKzuE3HQHJHTPrEgs8ff alice@example\"], roles: [approver]}]\n", t.TempDir(), temporal))
 		var out, errOut strings.Builder
 		if code := run(context.Background(), []string{"worker", "--config", cfg}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), want) {
 			t.Errorf("worker exit %d, stderr %q; want %q", code, errOut.String(), want)
@@ -332,7 +332,7 @@ func TestTransport_NATSSettingThatCannotBeAppliedRefusesToStart(t *testing.T) {
 		"nats.tls.ca_file: open " + missing:                 "tls: {ca_file: " + missing + "}",
 	}
 	for want, block := range cases {
-		cfg := writeTestConfig(t, fmt.Sprintf("home: %s\ntemporal: {address: %q}\nnats:\n  url: nats://127.0.0.1:1\n  %s\napprovers: {oncall: [alice]}\n", t.TempDir(), closedPort(t), block))
+		cfg := writeTestConfig(t, fmt.Sprintf("home: %s\ntemporal: {address: %q}\nnats:\n  url: nats://127.0.0.1:1\n  %s\noperators: [{name: alice, keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICA8Taa9mrLAGR1EBAATPhgIjKzuE3HQHJHTPrEgs8ff alice@example\"], roles: [approver]}]\n", t.TempDir(), closedPort(t), block))
 		var out, errOut strings.Builder
 		if code := run(context.Background(), []string{"worker", "--config", cfg}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), want) {
 			t.Errorf("worker exit %d, stderr %q; want %q", code, errOut.String(), want)
@@ -355,7 +355,7 @@ func TestTransport_NATSSettingThatCannotBeAppliedRefusesToStart(t *testing.T) {
 // The worker refuses an unsafe config at start, before connecting, saying
 // why; the override lets a lab through; loopback needs none.
 func TestTransport_WorkerRefusesAnUnsafeConfig(t *testing.T) {
-	for _, k := range []string{"RUNBOOK_TEMPORAL_ADDRESS", "RUNBOOK_NATS_URL", "RUNBOOK_APPROVERS", "RUNBOOK_ALLOW_INSECURE"} {
+	for _, k := range []string{"RUNBOOK_TEMPORAL_ADDRESS", "RUNBOOK_NATS_URL", "RUNBOOK_ALLOW_INSECURE"} {
 		t.Setenv(k, "")
 	}
 	payloadKeyEnv(t) // else the missing payload key is what stops the worker
@@ -363,7 +363,7 @@ func TestTransport_WorkerRefusesAnUnsafeConfig(t *testing.T) {
 	var out, errOut strings.Builder
 	code := run(context.Background(), []string{"worker", "--config", writeTestConfig(t, unsafe)}, &out, &errOut)
 	for _, want := range []string{"refusing an unsafe config", "temporal.tls: plaintext gRPC to temporal.prod.example:7233",
-		"nats.tls: plaintext NATS", "approvers: no approver groups", "allow_insecure: [no_approvers]"} {
+		"nats.tls: plaintext NATS", "operators: no operators", "allow_insecure: [no_operators]"} {
 		if code == 0 || !strings.Contains(errOut.String(), want) {
 			t.Errorf("exit %d, stderr %q; want %q", code, errOut.String(), want)
 		}
@@ -377,7 +377,7 @@ func TestTransport_WorkerRefusesAnUnsafeConfig(t *testing.T) {
 
 	// Overridden (here through the environment) or on loopback, the worker
 	// goes on to dial Temporal: the closed port is the next thing it reports.
-	t.Setenv("RUNBOOK_ALLOW_INSECURE", "temporal_plaintext,nats_plaintext,no_approvers")
+	t.Setenv("RUNBOOK_ALLOW_INSECURE", "temporal_plaintext,nats_plaintext,no_operators")
 	temporalAddr := closedPort(t)
 	lab := fmt.Sprintf("home: %s\ntemporal: {address: %q}\nnats: {url: \"nats://nats.lab.example:4222\"}\n", t.TempDir(), temporalAddr)
 	errOut.Reset()
@@ -386,8 +386,7 @@ func TestTransport_WorkerRefusesAnUnsafeConfig(t *testing.T) {
 		t.Errorf("overridden: exit %d, stderr %q; want past the check", code, errOut.String())
 	}
 	t.Setenv("RUNBOOK_ALLOW_INSECURE", "")
-	t.Setenv("RUNBOOK_APPROVERS", "oncall=alice")
-	loop := fmt.Sprintf("home: %s\ntemporal: {address: %q}\nnats: {url: \"nats://127.0.0.1:4222\"}\n", t.TempDir(), temporalAddr)
+	loop := fmt.Sprintf("home: %s\ntemporal: {address: %q}\nnats: {url: \"nats://127.0.0.1:4222\"}\noperators: [{name: alice, keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICA8Taa9mrLAGR1EBAATPhgIjKzuE3HQHJHTPrEgs8ff alice@example\"], roles: [approver]}]\n", t.TempDir(), temporalAddr)
 	errOut.Reset()
 	if code := run(context.Background(), []string{"worker", "--config", writeTestConfig(t, loop)}, &out, &errOut); code == 0 ||
 		strings.Contains(errOut.String(), "unsafe") || !strings.Contains(errOut.String(), "cannot reach Temporal") {

@@ -7,12 +7,11 @@ import (
 
 // refuseUnsafe is `config check`'s production-safety check run by the
 // worker at start, on what it will actually use: the resolved endpoints
-// (flags, environment, file) and the approvers including RUNBOOK_APPROVERS.
-// A worker that would speak plaintext to a remote Temporal, or let anyone
-// approve, refuses to start unless the config's allow_insecure names it.
+// (flags, environment, file) and the roster. A worker that would speak
+// plaintext to a remote Temporal, or has nobody who may act, refuses to start unless the config's allow_insecure names it.
 func (g *globals) refuseUnsafe(ep endpoints) error {
 	c := *g.mustCfg()
-	c.Temporal.Address, c.NATS.URL, c.Approvers = ep.Temporal, ep.NATS, g.approvers()
+	c.Temporal.Address, c.NATS.URL = ep.Temporal, ep.NATS
 	probs := c.Unsafe()
 	if len(probs) == 0 {
 		return nil

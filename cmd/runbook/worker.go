@@ -30,8 +30,10 @@ temporal.api_key_env, nats.tls, nats.creds_file / nkey_file / user+password_env 
 a setting it cannot apply stops it, naming the setting), registers the interpreter workflow and
 every action, writes the audit trail, and runs the trigger consumer. Event signing keys come
 from RUNBOOK_EVENT_KEYS or RUNBOOK_EVENT_KEYS_FILE. It refuses what ` + "`config check`" + ` calls
-unsafe (plaintext Temporal or NATS to a non-loopback address, Vault over http, no approvers)
-unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
+unsafe (plaintext Temporal or NATS to a non-loopback address, Vault over http, no operators)
+unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it. Who may act is the config's
+operators and roles; the engine key (engine_key_file, required with the trigger consumer)
+signs the incidents it starts. SIGHUP re-reads the roster.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -74,7 +76,6 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 				limits:           ingest.LimitConfig{Window: time.Hour, Global: maxAuto, PerExchange: maxAutoExch},
 				namespace:        ep.Namespace,
 				taskQueue:        ep.TaskQueue,
-				approvers:        g.approvers(),
 				payloadKeys:      kr,
 				searchAttributes: g.searchAttributes(),
 				logger:           slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -96,6 +97,15 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 			if err != nil {
 				return err
 			}
+			az, err := buildAuthz(authzSource{file: pick(g.config, os.Getenv("RUNBOOK_CONFIG")), cfg: g.mustCfg(), home: g.homeDir(),
+				dirs: g.runbookDirs(), smsCodeKey: smsS.codeKey, needEngineKey: consumer, logger: es.logger})
+			if err != nil {
+				return err
+			}
+			az.auditRefusals(events.store)
+			defer az.stop()
+			defer az.watchReload(g.stdout)()
+			es.sign = az.signer()
 			// Every worker can run incident.start_many (a fleet incident's
 			// per-bot starts), consumer or not: it needs the runbooks.
 			books, err := g.triggerBooks()
@@ -104,13 +114,13 @@ unless allow_insecure (env RUNBOOK_ALLOW_INSECURE) names it.`,
 			}
 			reg, err := buildRegistry(actionDeps{console: g.stdout, allowedHosts: g.allowedHosts(), secrets: store,
 				exchanges: g.exchangeAccounts(), bots: botsFromConfig(g.mustCfg()), nats: events.nc, sms: smsS,
-				fleet: newFleetStarter(c, es, books)})
+				fleet: newFleetStarter(c, es, books), authz: az.live})
 			if err != nil {
 				return err
 			}
-			w := newWorker(c, ep.TaskQueue, reg)
+			w := newWorker(c, ep.TaskQueue, reg, az.live)
 			events.wireAudit(reg, w, metrics)
-			registerDrill(w, c, nil) // no simulator here: rehearse drills report that they need one
+			registerDrill(w, c, nil, az.live) // no simulator here: rehearse drills report that they need one
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}

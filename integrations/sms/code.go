@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
+	"time"
 )
 
 // CodeLength is the length of an approval code.
@@ -18,21 +19,40 @@ const codeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 // MinCodeKey is the shortest accepted code key (bytes).
 const MinCodeKey = 16
 
+// CodeTTL is how long an approval code texted with a page (or to an
+// approver of a gate without an SMS second factor) is answerable. A gate's
+// SMS second-factor code lives authz.SMSCodeTTL instead.
+const CodeTTL = 24 * time.Hour
+
 // ApprovalCode derives the short code texted with a page: the first 30 bits
-// of HMAC-SHA256(key, incident, step) in codeAlphabet. The same incident and
-// step always give the same code, so a retried or replayed notify.sms sends
-// the same code; without the key nobody can compute one (each guess has a
-// 1 in 2^30 chance, and must also come from a roster phone through a
-// correctly signed Twilio request).
-func ApprovalCode(key []byte, incident, step string) (string, error) {
+// of HMAC-SHA256(key, incident, run, step) in codeAlphabet. The same
+// incident, run and step always give the same code, so a retried notify.sms
+// sends the same code, while the next run of the same incident id gets a
+// new one (a code from run 1 never answers run 2). Without the key nobody
+// can compute one (each guess has a 1 in 2^30 chance, and must also come
+// from a roster phone through a correctly signed Twilio request).
+func ApprovalCode(key []byte, incident, run, step string) (string, error) {
+	return derive(key, "runbook/sms-approval-code/v2", incident, run, step)
+}
+
+// OperatorCode is the code texted to one approver of one gate (when the gate
+// needs no SMS second factor): bound to incident, run, gate and operator, so
+// a code texted to alice does not answer for bob.
+func OperatorCode(key []byte, operator, incident, run, gate string) (string, error) {
+	return derive(key, "runbook/sms-operator-code/v1", operator, incident, run, gate)
+}
+
+func derive(key []byte, domain string, parts ...string) (string, error) {
 	if len(key) < MinCodeKey {
 		return "", errors.New("sms: approval code key must be at least 16 bytes")
 	}
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("runbook/sms-approval-code/v1\x00"))
-	m.Write([]byte(incident))
-	m.Write([]byte{0})
-	m.Write([]byte(step))
+	m.Write([]byte(domain))
+	for _, p := range parts {
+		// The separator keeps ("inc-1","page") apart from ("inc-1p","age").
+		m.Write([]byte{0})
+		m.Write([]byte(p))
+	}
 	v := binary.BigEndian.Uint32(m.Sum(nil)[:4]) >> 2 // 30 bits
 	var b [CodeLength]byte
 	for i := CodeLength - 1; i >= 0; i-- {

@@ -9,32 +9,40 @@ import (
 
 func TestApprovalCode(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	a, err := sms.ApprovalCode(key, "inc-1", "page")
+	a, err := sms.ApprovalCode(key, "inc-1", "run-1", "page")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := sms.ApprovalCode(key, "inc-1", "page")
+	again, _ := sms.ApprovalCode(key, "inc-1", "run-1", "page")
 	if a != again {
 		t.Fatalf("not deterministic: %s vs %s", a, again)
 	}
 	if n, ok := sms.NormalizeCode(strings.ToLower(a)); !ok || n != a || len(a) != sms.CodeLength {
 		t.Fatalf("code %q does not normalise back (%q, %v)", a, n, ok)
 	}
-	others := map[string][3]string{
-		"other step":     {string(key), "inc-1", "page2"},
-		"other incident": {string(key), "inc-2", "page"},
-		"other key":      {"fedcba9876543210fedcba9876543210", "inc-1", "page"},
-		// the separator keeps ("inc-1","page") apart from ("inc-1p","age")
-		"shifted split": {string(key), "inc-1p", "age"},
+	others := map[string][4]string{
+		"other step":     {string(key), "inc-1", "run-1", "page2"},
+		"other run":      {string(key), "inc-1", "run-2", "page"},
+		"no run":         {string(key), "inc-1", "", "page"},
+		"other incident": {string(key), "inc-2", "run-1", "page"},
+		"other key":      {"fedcba9876543210fedcba9876543210", "inc-1", "run-1", "page"},
+		// the separator keeps ("run-1","page") apart from ("run-1p","age")
+		"shifted split": {string(key), "inc-1", "run-1p", "age"},
 	}
 	for name, in := range others {
-		b, _ := sms.ApprovalCode([]byte(in[0]), in[1], in[2])
+		b, _ := sms.ApprovalCode([]byte(in[0]), in[1], in[2], in[3])
 		if b == a {
 			t.Errorf("%s gives the same code %s", name, a)
 		}
 	}
-	if _, err := sms.ApprovalCode([]byte("short"), "i", "s"); err == nil {
+	if _, err := sms.ApprovalCode([]byte("short"), "i", "r", "s"); err == nil {
 		t.Fatal("short key accepted")
+	}
+	// Operator codes are per operator, and never equal the page code.
+	alice, _ := sms.OperatorCode(key, "alice", "inc-1", "run-1", "page")
+	bob, _ := sms.OperatorCode(key, "bob", "inc-1", "run-1", "page")
+	if alice == bob || alice == a {
+		t.Fatalf("operator codes alice %s bob %s page %s", alice, bob, a)
 	}
 }
 
@@ -42,7 +50,7 @@ func TestApprovalCodesSpread(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	seen := map[string]bool{}
 	for i := range 2000 {
-		c, _ := sms.ApprovalCode(key, "inc", string(rune('a'+i%26))+strings.Repeat("x", i/26))
+		c, _ := sms.ApprovalCode(key, "inc", "run", string(rune('a'+i%26))+strings.Repeat("x", i/26))
 		seen[c] = true
 	}
 	// 2000 codes out of 2^30: a collision would point at a broken encoding.

@@ -2,6 +2,8 @@ package sms_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,6 +43,11 @@ func TestStores(t *testing.T) {
 			if _, ok, _ := st.Get(ctx, other); ok {
 				t.Fatal("another step's key found the record")
 			}
+			run2 := key
+			run2.Run = "run-2"
+			if _, ok, _ := st.Get(ctx, run2); ok {
+				t.Fatal("another run's key found the record")
+			}
 
 			first := sms.Pending{Code: "ABCDEF", Incident: "inc-1", Step: "page", IssuedAt: time.Unix(1, 0).UTC()}
 			st.Expect(ctx, first)
@@ -63,6 +70,13 @@ func TestStores(t *testing.T) {
 				t.Fatalf("answer: %+v %v", got, ok)
 			}
 		})
+	}
+
+	// A key without a run hashes as keys did before runs were recorded,
+	// so records written then are still found.
+	old := sha256.Sum256([]byte("inc-1\x00page\x00+4915100000001"))
+	if id := (sms.SentKey{Incident: "inc-1", Step: "page", Recipient: "+4915100000001"}).ID(); id != hex.EncodeToString(old[:16]) {
+		t.Fatalf("run-less key ID changed: %s", id)
 	}
 
 	reopened, err := sms.OpenFileStore(path)

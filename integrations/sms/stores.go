@@ -7,18 +7,28 @@ import (
 	"time"
 )
 
-// SentKey identifies one page: incident, step and recipient. notify.sms
-// sends at most once per key (see SentLog).
+// SentKey identifies one page: incident, run, step and recipient.
+// notify.sms sends at most once per key (see SentLog). Run is the Temporal
+// run id: a second run of the same incident id is a new incident and texts
+// again (without it, run 2 found run 1's record and reported run 1's
+// message SID as its own).
 type SentKey struct {
 	Incident  string `json:"incident"`
+	Run       string `json:"run,omitempty"`
 	Step      string `json:"step"`
 	Recipient string `json:"recipient"` // E.164 number
 }
 
 // ID is a stable, opaque form of the key, safe as a JetStream KV key or a
-// file name and free of the phone number.
+// file name and free of the phone number. A key without Run hashes as keys
+// did before runs were recorded, so old records stay readable (they simply
+// never match a key that has a run).
 func (k SentKey) ID() string {
-	s := sha256.Sum256([]byte(k.Incident + "\x00" + k.Step + "\x00" + k.Recipient))
+	in := k.Incident + "\x00" + k.Step + "\x00" + k.Recipient
+	if k.Run != "" {
+		in += "\x00run\x00" + k.Run
+	}
+	s := sha256.Sum256([]byte(in))
 	return hex.EncodeToString(s[:16])
 }
 
@@ -53,12 +63,25 @@ type SentLog interface {
 
 // Pending is an issued approval code: what an answer to it refers to.
 type Pending struct {
-	Code     string    `json:"code"`
-	Incident string    `json:"incident"`
-	Step     string    `json:"step"` // the notify.sms step that sent it
-	Gate     string    `json:"gate,omitempty"`
+	Code     string `json:"code"`
+	Incident string `json:"incident"`
+	// Run is the Temporal run that issued the code ("" in records written
+	// before codes were per run: such a code cannot answer a gate).
+	Run  string `json:"run,omitempty"`
+	Step string `json:"step"` // the notify.sms step (or the gate) that sent it
+	Gate string `json:"gate,omitempty"`
+	// Operator, when set, is the only operator the code was texted to
+	// (notify.ask_approvers): an answer from anyone else's phone is refused.
+	Operator string    `json:"operator,omitempty"`
 	Reply    Reply     `json:"reply"`
 	IssuedAt time.Time `json:"issued_at"`
+	// ExpiresAt ends the code ("" in old records: they never expire).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Expired reports whether the code can no longer be answered at now.
+func (p Pending) Expired(now time.Time) bool {
+	return !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt)
 }
 
 // ReplyKind is what on-call answered.

@@ -13,15 +13,18 @@ import (
 	"time"
 
 	"github.com/twilio/twilio-go/client"
+
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // Responder acts on an answer; the engine wires it to the incident
-// workflow's approve/deny updates (Pending maps the code to incident and
-// gate). identity is the roster name of the person who answered.
+// workflow's approve/deny updates (GateResponder). a.Identity is the roster
+// name of the person who answered (the operator's, when the number is an
+// operator's roster phone) and a.Phone the number that texted.
 type Responder interface {
-	Approve(ctx context.Context, code, identity string) error
-	Ack(ctx context.Context, code, identity string) error
-	Deny(ctx context.Context, code, identity string) error
+	Approve(ctx context.Context, a Answer) error
+	Ack(ctx context.Context, a Answer) error
+	Deny(ctx context.Context, a Answer) error
 }
 
 // WebhookConfig configures the inbound-SMS handler.
@@ -34,7 +37,13 @@ type WebhookConfig struct {
 	// this process sees differs, so set it. Empty: rebuilt from the
 	// request (scheme from TLS, Host header, path and query).
 	PublicURL string
-	Roster    *Roster
+	// Roster is the on-call roster (who notify.sms pages).
+	Roster *Roster
+	// Operators, when set, is the worker's live operator roster: operators'
+	// roster phones may answer too, and a code texted to one operator
+	// (Pending.Operator) is accepted from that operator's phone only.
+	// authz.Live.Policy fits.
+	Operators func() *authz.Compiled
 	Acks      AckStore
 	Responder Responder
 	Log       *slog.Logger
@@ -46,8 +55,9 @@ type WebhookConfig struct {
 //   - a request without a valid X-Twilio-Signature → 403, nothing recorded;
 //   - a sender that is not a roster number → 403 (no SMS reply: we do not
 //     talk to strangers, and Twilio's debugger shows the rejection);
-//   - a body that is not "APPROVE|ACK|DENY <code>", or a code never issued
-//     → 200 with a TwiML reply saying so, nothing recorded;
+//   - a body that is not "APPROVE|ACK|DENY <code>", a code never issued, an
+//     expired code, or a code texted to another operator → 200 with a
+//     TwiML reply saying so, nothing recorded;
 //   - otherwise the answer is recorded in the AckStore (which stops the
 //     page's escalation even if the Responder then fails) and the matching
 //     Responder method is called; the TwiML reply says what happened.
@@ -61,7 +71,7 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	switch {
 	case cfg.AuthToken == "":
 		return nil, errors.New("sms webhook: no auth token to verify signatures with")
-	case cfg.Roster == nil:
+	case cfg.Roster == nil && cfg.Operators == nil:
 		return nil, errors.New("sms webhook: no roster")
 	case cfg.Acks == nil:
 		return nil, errors.New("sms webhook: no ack store")
@@ -106,7 +116,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := form.Get("From")
-	person, ok := w.cfg.Roster.ByPhone(from)
+	who, ok := w.sender(from)
 	if !ok {
 		w.cfg.Log.Warn("sms webhook: text from a number not on the roster", "from", MaskPhone(from))
 		http.Error(rw, "unknown sender", http.StatusForbidden)
@@ -129,8 +139,20 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		twiml(rw, fmt.Sprintf("Unknown code %s. %s", code, Help))
 		return
 	}
-	dup, err := w.cfg.Acks.Record(ctx, Answer{Code: code, Kind: kind, Identity: person.Name, Phone: person.Phone,
-		MessageSID: form.Get("MessageSid"), At: w.cfg.Now()})
+	now := w.cfg.Now()
+	if p.Expired(now) {
+		twiml(rw, fmt.Sprintf("Code %s expired at %s. %s", code, p.ExpiresAt.UTC().Format("15:04 UTC Jan 2"), cliHint(p)))
+		return
+	}
+	if p.Operator != "" && who.operator != p.Operator {
+		// Codes sent to one approver are theirs alone: a forwarded text
+		// does not let someone else answer in their name.
+		w.cfg.Log.Warn("sms webhook: code answered from another number than its operator's", "from", MaskPhone(from), "incident", p.Incident)
+		twiml(rw, fmt.Sprintf("Code %s was not sent to this number. %s", code, cliHint(p)))
+		return
+	}
+	a := Answer{Code: code, Kind: kind, Identity: who.name, Phone: from, MessageSID: form.Get("MessageSid"), At: now}
+	dup, err := w.cfg.Acks.Record(ctx, a)
 	if err != nil {
 		w.cfg.Log.Error("sms webhook: ack store", "err", err)
 		http.Error(rw, "store unavailable", http.StatusServiceUnavailable)
@@ -143,19 +165,53 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	var rerr error
 	switch kind {
 	case AnswerApprove:
-		rerr = w.cfg.Responder.Approve(ctx, code, person.Name)
+		rerr = w.cfg.Responder.Approve(ctx, a)
 	case AnswerDeny:
-		rerr = w.cfg.Responder.Deny(ctx, code, person.Name)
+		rerr = w.cfg.Responder.Deny(ctx, a)
 	default:
-		rerr = w.cfg.Responder.Ack(ctx, code, person.Name)
+		rerr = w.cfg.Responder.Ack(ctx, a)
 	}
-	w.cfg.Log.Info("sms webhook: answer", "kind", kind, "code", code, "incident", p.Incident, "by", person.Name, "err", rerr)
+	// The code is left out of the log: a gate's second-factor code is
+	// worth something until the workflow has taken the decision.
+	w.cfg.Log.Info("sms webhook: answer", "kind", kind, "incident", p.Incident, "gate", p.Gate, "by", who.name, "err", rerr)
 	if rerr != nil {
 		twiml(rw, fmt.Sprintf("Recorded %s %s for incident %s, but it could not be applied: %s",
 			strings.ToUpper(string(kind)), code, p.Incident, firstLine(rerr.Error())))
 		return
 	}
-	twiml(rw, fmt.Sprintf("%s %s recorded for incident %s. Thanks, %s.", pastTense(kind), code, p.Incident, person.Name))
+	twiml(rw, fmt.Sprintf("%s %s recorded for incident %s. Thanks, %s.", pastTense(kind), code, p.Incident, who.name))
+}
+
+// texter is who sent an inbound text.
+type texter struct {
+	name     string // the operator's name when the number is an operator's, else the on-call person's
+	operator string // "" when the number is no operator's
+}
+
+// sender finds who owns a number: an operator of the live roster (whose
+// name is what a decision records) or a person of the on-call roster.
+func (w *Webhook) sender(phone string) (texter, bool) {
+	if w.cfg.Operators != nil {
+		if c := w.cfg.Operators(); c != nil {
+			if op, ok := c.ByPhone(phone); ok {
+				return texter{name: op.Name, operator: op.Name}, true
+			}
+		}
+	}
+	if w.cfg.Roster != nil {
+		if p, ok := w.cfg.Roster.ByPhone(phone); ok {
+			return texter{name: p.Name}, true
+		}
+	}
+	return texter{}, false
+}
+
+// cliHint says how to answer without the text.
+func cliHint(p Pending) string {
+	if p.Gate == "" {
+		return fmt.Sprintf("Answer with: runbook approve %s", p.Incident)
+	}
+	return fmt.Sprintf("Answer with: runbook approve %s --step %s", p.Incident, p.Gate)
 }
 
 // ParseAnswer reads "APPROVE <code>", "ACK <code>" or "DENY <code>" (any

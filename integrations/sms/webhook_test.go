@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyresponse/runbook/integrations/sms"
 	"github.com/keyresponse/runbook/integrations/sms/twiliosim"
@@ -28,11 +29,15 @@ func (r *recorder) note(kind, code, who string) error {
 	return r.fail
 }
 
-func (r *recorder) Approve(_ context.Context, code, who string) error {
-	return r.note("approve", code, who)
+func (r *recorder) Approve(_ context.Context, a sms.Answer) error {
+	return r.note("approve", a.Code, a.Identity)
 }
-func (r *recorder) Ack(_ context.Context, code, who string) error  { return r.note("ack", code, who) }
-func (r *recorder) Deny(_ context.Context, code, who string) error { return r.note("deny", code, who) }
+func (r *recorder) Ack(_ context.Context, a sms.Answer) error {
+	return r.note("ack", a.Code, a.Identity)
+}
+func (r *recorder) Deny(_ context.Context, a sms.Answer) error {
+	return r.note("deny", a.Code, a.Identity)
+}
 
 func (r *recorder) got() []string {
 	r.mu.Lock()
@@ -51,8 +56,9 @@ type hook struct {
 func startWebhook(t *testing.T) hook {
 	t.Helper()
 	acks := sms.NewMemoryStore()
-	code, _ := sms.ApprovalCode([]byte("0123456789abcdef0123456789abcdef"), "inc-7", "ask")
-	acks.Expect(context.Background(), sms.Pending{Code: code, Incident: "inc-7", Step: "ask", Gate: "approve_unfreeze", Reply: sms.ReplyApprove})
+	code, _ := sms.ApprovalCode([]byte("0123456789abcdef0123456789abcdef"), "inc-7", "run-1", "ask")
+	acks.Expect(context.Background(), sms.Pending{Code: code, Incident: "inc-7", Run: "run-1", Step: "ask", Gate: "approve_unfreeze",
+		Reply: sms.ReplyApprove, IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
 	resp := &recorder{}
 	wh, err := sms.NewWebhook(sms.WebhookConfig{AuthToken: testToken, Roster: testRoster(), Acks: acks, Responder: resp})
 	if err != nil {
@@ -176,5 +182,38 @@ func TestWebhookReportsResponderFailure(t *testing.T) {
 	// Recorded anyway: the person answered, so escalation stops.
 	if _, ok, _ := h.acks.Answer(context.Background(), h.code); !ok {
 		t.Fatal("answer not recorded")
+	}
+}
+
+// An expired code is refused with a reply that says so and how to answer
+// instead; nothing is recorded and nothing is decided.
+func TestWebhookRefusesAnExpiredCode(t *testing.T) {
+	acks := sms.NewMemoryStore()
+	issued := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	acks.Expect(context.Background(), sms.Pending{Code: "K7M2QX", Incident: "inc-7", Run: "run-1", Step: "ask", Gate: "approve_unfreeze",
+		Reply: sms.ReplyApprove, IssuedAt: issued, ExpiresAt: issued.Add(15 * time.Minute)})
+	resp := &recorder{}
+	now := issued.Add(16 * time.Minute)
+	wh, err := sms.NewWebhook(sms.WebhookConfig{AuthToken: testToken, Roster: testRoster(), Acks: acks, Responder: resp,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := newHTTPServer(t, wh)
+	r := inbound(t, url, testToken, twiliosim.Inbound{From: testRoster().People[0].Phone, Body: "APPROVE K7M2QX"})
+	if r.Status != 200 || !strings.Contains(r.Body, "Code K7M2QX expired at 10:15 UTC") ||
+		!strings.Contains(r.Body, "runbook approve inc-7 --step approve_unfreeze") {
+		t.Fatalf("HTTP %d %s", r.Status, r.Body)
+	}
+	if len(resp.got()) != 0 {
+		t.Fatalf("responder called: %v", resp.got())
+	}
+	if _, ok, _ := acks.Answer(context.Background(), "K7M2QX"); ok {
+		t.Fatal("answer to an expired code recorded")
+	}
+	// A minute before expiry the same text goes through.
+	now = issued.Add(14 * time.Minute)
+	if r := inbound(t, url, testToken, twiliosim.Inbound{From: testRoster().People[0].Phone, Body: "APPROVE K7M2QX"}); r.Status != 200 || len(resp.got()) != 1 {
+		t.Fatalf("before expiry: HTTP %d %s; calls %v", r.Status, r.Body, resp.got())
 	}
 }

@@ -129,11 +129,7 @@ func (c *Config) Check() []Problem {
 			add(fmt.Sprintf("oncall.escalation[%d]", i), "%q is not in oncall.people", n)
 		}
 	}
-	for group, members := range c.Approvers {
-		if len(members) == 0 {
-			add("approvers."+group, "empty group: nobody could approve its gates")
-		}
-	}
+	c.checkAuthz(add)
 	ps = append(ps, c.Alertmanager.Problems()...)
 	c.checkAllowInsecure(add)
 	return ps
@@ -167,6 +163,7 @@ func (c *Config) CheckFiles() []Problem {
 			}
 		}
 	}
+	ps = append(ps, c.checkAuthzFiles()...)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Field < ps[j].Field })
 	return ps
 }

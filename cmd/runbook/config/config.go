@@ -1,41 +1,83 @@
 // Package config is the engine's configuration file: one YAML document for
 // Temporal, NATS, event signing, limits, runbook directories, approvers,
-// exchanges, bots, the secret store and the on-call roster, with
+// the operator roster and roles, exchanges, bots, the secret store and the
+// on-call roster, with
 // environment overrides (RUNBOOK_*). Secrets are never values in this file:
 // only references (a secret store name, an environment variable name, a
 // file path).
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/keyresponse/runbook/runbooks/authz"
+)
 
 // Config is the whole file. See docs/configuration.md and
 // deploy/config/runbook.example.yaml.
 type Config struct {
 	// Home is the state directory (runbook dev's files, the encrypted file
 	// secret store by default).
-	Home      string              `yaml:"home,omitempty"`
-	Temporal  Temporal            `yaml:"temporal,omitempty"`
-	NATS      NATS                `yaml:"nats,omitempty"`
-	Events    Events              `yaml:"events,omitempty"`
-	Audit     Audit               `yaml:"audit,omitempty"`
-	Limits    Limits              `yaml:"limits,omitempty"`
-	Streams   Streams             `yaml:"streams,omitempty"`
-	Runbooks  Runbooks            `yaml:"runbooks,omitempty"`
-	Approvers map[string][]string `yaml:"approvers,omitempty"`
-	HTTP      HTTP                `yaml:"http,omitempty"`
-	Metrics   Metrics             `yaml:"metrics,omitempty"`
-	Secrets   Secrets             `yaml:"secrets,omitempty"`
-	Exchanges []Exchange          `yaml:"exchanges,omitempty"`
-	Bots      []Bot               `yaml:"bots,omitempty"`
-	Oncall    Oncall              `yaml:"oncall,omitempty"`
+	Home     string   `yaml:"home,omitempty"`
+	Temporal Temporal `yaml:"temporal,omitempty"`
+	NATS     NATS     `yaml:"nats,omitempty"`
+	Events   Events   `yaml:"events,omitempty"`
+	Audit    Audit    `yaml:"audit,omitempty"`
+	Limits   Limits   `yaml:"limits,omitempty"`
+	Streams  Streams  `yaml:"streams,omitempty"`
+	Runbooks Runbooks `yaml:"runbooks,omitempty"`
+	// Operators is the roster: who may act, with their keys and roles
+	// (docs/security.md). Roles adds roles beside authz.BuiltinRoles.
+	Operators []Operator            `yaml:"operators,omitempty"`
+	Roles     map[string]authz.Role `yaml:"roles,omitempty"`
+	// EngineKeyFile is the engine's own OpenSSH ed25519 private key (mode
+	// 0600): it signs the starts of event, fleet and drill incidents and
+	// the SMS replies it relays. Required when the trigger consumer runs.
+	EngineKeyFile string `yaml:"engine_key_file,omitempty"`
+	Authz         Authz  `yaml:"authz,omitempty"`
+	// Approvers is the old name list, replaced by operators with roles:
+	// kept only so a config that still has it is refused with the way to
+	// migrate rather than as an unknown field.
+	Approvers any        `yaml:"approvers,omitempty"`
+	HTTP      HTTP       `yaml:"http,omitempty"`
+	Metrics   Metrics    `yaml:"metrics,omitempty"`
+	Secrets   Secrets    `yaml:"secrets,omitempty"`
+	Exchanges []Exchange `yaml:"exchanges,omitempty"`
+	Bots      []Bot      `yaml:"bots,omitempty"`
+	Oncall    Oncall     `yaml:"oncall,omitempty"`
 	// AllowInsecure lets a lab run what `config check` and the worker
 	// otherwise refuse (see safety.go): temporal_plaintext, nats_plaintext,
-	// vault_http, no_approvers. Env RUNBOOK_ALLOW_INSECURE (comma-separated)
+	// vault_http, no_operators. Env RUNBOOK_ALLOW_INSECURE (comma-separated)
 	// replaces it.
 	AllowInsecure []string `yaml:"allow_insecure,omitempty"`
 
 	// Alertmanager is the authenticated webhook bridge (alertmanager.go).
 	Alertmanager Alertmanager `yaml:"alertmanager,omitempty"`
+}
+
+// Operator is one roster entry (authz.Operator: name, keys, phone, roles)
+// and where its TOTP secret is, for gates with second_factor: totp.
+type Operator struct {
+	authz.Operator `yaml:",inline"`
+	// TOTPFile holds the operator's base32 TOTP secret (mode 0600), the one
+	// enrolled in their authenticator app.
+	TOTPFile string `yaml:"totp_file,omitempty"`
+}
+
+// Authz tunes the checking of signed statements.
+type Authz struct {
+	// MaxAge bounds a statement's validity (expires - issued_at); default
+	// authz.DefaultMaxAge.
+	MaxAge Duration `yaml:"max_age,omitempty"`
+}
+
+// AuthzOperators are the roster entries as authz takes them.
+func (c *Config) AuthzOperators() []authz.Operator {
+	out := make([]authz.Operator, len(c.Operators))
+	for i, o := range c.Operators {
+		out[i] = o.Operator
+	}
+	return out
 }
 
 // Temporal is how workers and the CLI reach the Temporal frontend.

@@ -14,10 +14,15 @@ const (
 	InsecureTemporalPlaintext = "temporal_plaintext"
 	InsecureNATSPlaintext     = "nats_plaintext"
 	InsecureVaultHTTP         = "vault_http"
-	InsecureNoApprovers       = "no_approvers"
+	InsecureNoOperators       = "no_operators"
 )
 
-var insecureOverrides = []string{InsecureTemporalPlaintext, InsecureNATSPlaintext, InsecureVaultHTTP, InsecureNoApprovers}
+var insecureOverrides = []string{InsecureTemporalPlaintext, InsecureNATSPlaintext, InsecureVaultHTTP, InsecureNoOperators}
+
+// renamedOverrides are overrides that no longer exist, with what replaced them.
+var renamedOverrides = map[string]string{
+	"no_approvers": "the approver list is gone (operators with roles replaced it): the override is " + InsecureNoOperators,
+}
 
 // Unsafe lists what makes the config unfit for production, each with why
 // and the override that would accept it: `runbook config check` and
@@ -53,9 +58,9 @@ func (c *Config) Unsafe() []Problem {
 				c.Secrets.VaultAddress+" is http: the Vault token and every exchange key read from Vault cross the network in clear; use https")
 		}
 	}
-	if len(c.Approvers) == 0 {
-		add(InsecureNoApprovers, "approvers",
-			"no approver groups: any identity that can reach Temporal may approve every gate, irreversible steps included")
+	if len(c.Operators) == 0 {
+		add(InsecureNoOperators, "operators",
+			"no operators: with an empty roster nobody can approve a gate, abort, or start an incident by hand on this worker; list who may act (docs/security.md)")
 	}
 	return ps
 }
@@ -64,6 +69,10 @@ func (c *Config) Unsafe() []Problem {
 // typo that would leave the refusal in place, or hide one.
 func (c *Config) checkAllowInsecure(add func(field, format string, args ...any)) {
 	for i, o := range c.AllowInsecure {
+		if why, ok := renamedOverrides[o]; ok {
+			add(fmt.Sprintf("allow_insecure[%d]", i), "%q: %s", o, why)
+			continue
+		}
 		if !slices.Contains(insecureOverrides, o) {
 			add(fmt.Sprintf("allow_insecure[%d]", i), "%q is not one of %s", o, strings.Join(insecureOverrides, ", "))
 		}

@@ -29,7 +29,7 @@ secrets: {backend: vault, vault_address: "http://vault.prod.internal:8200"}
 		"temporal.tls":          "plaintext gRPC to temporal.prod.internal:7233",
 		"nats.tls":              "plaintext NATS to nats://nats-2.prod.internal:4222",
 		"secrets.vault_address": "is http",
-		"approvers":             "any identity",
+		"operators":             "empty roster",
 	} {
 		if !strings.Contains(got[field], why) || !strings.Contains(got[field], "allow_insecure") {
 			t.Errorf("%s: got %q, want it to say %q and name the override", field, got[field], why)
@@ -43,9 +43,9 @@ secrets: {backend: vault, vault_address: "http://vault.prod.internal:8200"}
 	c.AllowInsecure = []string{InsecureTemporalPlaintext, InsecureNATSPlaintext}
 	got = problemFields(c.Unsafe())
 	if _, ok := got["temporal.tls"]; ok || len(got) != 2 {
-		t.Errorf("with two overrides: %v, want only vault and approvers", got)
+		t.Errorf("with two overrides: %v, want only vault and operators", got)
 	}
-	c.AllowInsecure = append(c.AllowInsecure, InsecureVaultHTTP, InsecureNoApprovers)
+	c.AllowInsecure = append(c.AllowInsecure, InsecureVaultHTTP, InsecureNoOperators)
 	if ps := c.Unsafe(); len(ps) != 0 {
 		t.Errorf("every override named, still refused: %v", ps)
 	}
@@ -59,16 +59,16 @@ func TestSafeConfigsPass(t *testing.T) {
 temporal: {address: temporal.prod.internal:7233, tls: {ca_file: /etc/ca.pem}}
 nats: {url: "nats://nats.prod.internal:4222", tls: {ca_file: /etc/ca.pem}}
 secrets: {backend: vault, vault_address: "https://vault.prod.internal:8200"}
-approvers: {oncall: [alice]}`,
+operators: [{name: alice, keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICA8Taa9mrLAGR1EBAATPhgIjKzuE3HQHJHTPrEgs8ff alice@example"], roles: [approver]}]`,
 		"tls:// url": `
 temporal: {address: x.tmprl.cloud:7233, api_key_env: K}
 nats: {url: "tls://nats.prod.internal:4222,wss://nats-ws.prod.internal:443"}
-approvers: {oncall: [alice]}`,
+operators: [{name: alice, keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICA8Taa9mrLAGR1EBAATPhgIjKzuE3HQHJHTPrEgs8ff alice@example"], roles: [approver]}]`,
 		"loopback": `
 temporal: {address: "127.0.0.1:7233"}
 nats: {url: "nats://127.0.0.1:4222,nats://localhost:4223,[::1]:4224"}
 secrets: {backend: vault, vault_address: "http://127.0.0.1:8200"}
-approvers: {oncall: [alice]}`,
+operators: [{name: alice, keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICA8Taa9mrLAGR1EBAATPhgIjKzuE3HQHJHTPrEgs8ff alice@example"], roles: [approver]}]`,
 	} {
 		c, err := Parse(name, []byte(src))
 		if err != nil {
@@ -89,9 +89,9 @@ func TestAllowInsecureRejectsUnknownOverrides(t *testing.T) {
 	if !strings.Contains(got["allow_insecure[1]"], `"no_tls" is not one of`) {
 		t.Errorf("problems %v, want allow_insecure[1] named", got)
 	}
-	env := map[string]string{"RUNBOOK_ALLOW_INSECURE": "no_approvers, vault_http"}
+	env := map[string]string{"RUNBOOK_ALLOW_INSECURE": "no_operators, vault_http"}
 	c.ApplyEnv(func(k string) string { return env[k] })
-	if strings.Join(c.AllowInsecure, ",") != "no_approvers,vault_http" {
+	if strings.Join(c.AllowInsecure, ",") != "no_operators,vault_http" {
 		t.Errorf("RUNBOOK_ALLOW_INSECURE: %v", c.AllowInsecure)
 	}
 }

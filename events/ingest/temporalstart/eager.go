@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -44,7 +45,12 @@ type EagerStarter struct {
 	Client    client.Client
 	TaskQueue string // default workflows.DefaultTaskQueue
 	Actions   runbooks.Catalog
-	Approvers map[string][]string
+	// Sign signs each start with the engine key (IncidentInput.Authorization);
+	// nil: starts are unsigned and the workflow refuses them.
+	Sign Signer
+	// Trigger is recorded and signed with each start ("" = TriggerEvent;
+	// TriggerFleet for incident.start_many's per-bot starts).
+	Trigger string
 	// Lazy turns eager dispatch off (same two-call protocol), for
 	// measuring what eager start buys.
 	Lazy bool
@@ -69,7 +75,9 @@ func (s *EagerStarter) StartOrSignal(ctx context.Context, req ingest.StartReques
 		return ingest.StartResult{}, err
 	}
 	in := req.IncidentInput(actions)
-	in.Approvers = s.Approvers
+	if err := authorize(&in, s.Trigger, s.Sign, time.Now()); err != nil {
+		return ingest.StartResult{}, err
+	}
 	tq := s.TaskQueue
 	if tq == "" {
 		tq = workflows.DefaultTaskQueue

@@ -79,7 +79,7 @@ func eagerReq(id, event string) ingest.StartRequest {
 // reported Closed and nothing starts; other start errors are returned.
 func TestEagerStarter(t *testing.T) {
 	fc := &fakeClient{running: map[string]bool{}, closed: map[string]bool{"rb:old": true}}
-	s := &EagerStarter{Client: fc, TaskQueue: "tq", Approvers: map[string][]string{"oncall": {"dana"}}}
+	s := &EagerStarter{Client: fc, TaskQueue: "tq"}
 	ctx := context.Background()
 
 	res, err := s.StartOrSignal(ctx, eagerReq("rb:b", "e1"))
@@ -91,7 +91,7 @@ func TestEagerStarter(t *testing.T) {
 		!o.WorkflowExecutionErrorWhenAlreadyStarted {
 		t.Fatalf("start options %+v", o)
 	}
-	if in := fc.inputs[0]; in.IncidentID != "rb:b" || in.Trigger != "event" || in.Approvers["oncall"][0] != "dana" {
+	if in := fc.inputs[0]; in.IncidentID != "rb:b" || in.Trigger != "event" || in.Authorization != nil {
 		t.Fatalf("input %+v", in)
 	}
 	if len(fc.signals) != 0 {

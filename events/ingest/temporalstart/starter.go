@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	commonpb "go.temporal.io/api/common/v1"
@@ -53,9 +54,11 @@ type Starter struct {
 	// the worker uses payload encryption.
 	DataConverter converter.DataConverter
 	Identity      string
-	// Approvers maps approval groups to the identities allowed to answer
-	// their gates (workflows.IncidentInput.Approvers).
-	Approvers map[string][]string
+	// Sign signs each start with the engine key (IncidentInput.Authorization);
+	// nil: starts are unsigned and the workflow refuses them.
+	Sign Signer
+	// Trigger is recorded and signed with each start ("" = TriggerEvent).
+	Trigger string
 	// SearchAttributes, when set, gives the new incident its search
 	// attributes (bot, exchange, severity, runbook) for the Web UI.
 	SearchAttributes func(ingest.StartRequest) (*commonpb.SearchAttributes, error)
@@ -84,7 +87,9 @@ func (s *Starter) StartOrSignal(ctx context.Context, req ingest.StartRequest) (i
 		dc = converter.GetDefaultDataConverter()
 	}
 	in := req.IncidentInput(actions)
-	in.Approvers = s.Approvers
+	if err := authorize(&in, s.Trigger, s.Sign, time.Now()); err != nil {
+		return ingest.StartResult{}, err
+	}
 	input, err := dc.ToPayloads(in)
 	if err != nil {
 		return ingest.StartResult{}, fmt.Errorf("encode incident input: %w", err)
@@ -205,7 +210,7 @@ func ResolveActions(rb runbooks.Runbook, cat runbooks.Catalog) (map[string]runbo
 		if !ok {
 			return fmt.Errorf("runbook %s uses unknown action %q", rb.Name, name)
 		}
-		out[name] = runbooks.ActionMeta{SideEffect: spec.SideEffect, Compensation: spec.Compensation}
+		out[name] = spec.Meta()
 		if spec.Compensation != nil {
 			return add(spec.Compensation.Action)
 		}
