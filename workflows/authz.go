@@ -80,6 +80,29 @@ func (r *run) check(req authz.Request, extra func(authz.Verified) error) (authz.
 	return v, nil
 }
 
+// validate is check for Update validators. A refusal by the run's own
+// rules (extra) is reported to the authorizer's refusal hook when it has
+// one (authz.Live.Refused): a refused Update leaves no history, so that
+// report is its only record. The authorizer reports its own refusals.
+func (r *run) validate(req authz.Request, extra func(authz.Verified) error) (authz.Verified, error) {
+	v, err := r.authz.Authorize(req)
+	if err != nil {
+		return authz.Verified{}, refusalOf(req, err)
+	}
+	if extra != nil {
+		if err := extra(v); err != nil {
+			rf := refusalOf(req, err)
+			if rep, ok := r.authz.(interface {
+				Refused(authz.Request, *authz.Refusal)
+			}); ok {
+				rep.Refused(req, rf)
+			}
+			return authz.Verified{}, rf
+		}
+	}
+	return v, nil
+}
+
 // recordedCheck runs check inside workflow.SideEffect, so the verified
 // identity (or the refusal) is in history and replay reads it back instead
 // of asking the authorizer. An accepted TOTP step is consumed there too

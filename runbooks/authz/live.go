@@ -79,6 +79,15 @@ func (l *Live) Authorize(req Request) (Verified, error) {
 	return v, err
 }
 
+// Refused reports a refusal the caller made on top of the policy (an
+// incident's own single-use rules: a spent nonce, the same operator twice
+// at one gate), so it is recorded like the policy's own (OnRefusal).
+func (l *Live) Refused(req Request, r *Refusal) {
+	if l.OnRefusal != nil && r != nil {
+		l.OnRefusal(req, r)
+	}
+}
+
 // Consume marks v's TOTP step used (call once the decision is accepted).
 func (l *Live) Consume(v Verified) {
 	if v.Factor != FactorTOTP {
