@@ -429,7 +429,9 @@ func (rt *authzRuntime) stop() {
 func refusalRecord(req authz.Request, r *authz.Refusal) audit.Record {
 	incident := req.Incident
 	if incident == "" && req.Schedule != "" {
-		incident = "drill:" + req.Schedule
+		// Schedule ids are drill:<runbook>:<bot>: the schedule's own
+		// trail, where the drill controller records accepted changes.
+		incident = req.Schedule
 	}
 	if incident == "" {
 		incident = "authz"
