@@ -57,14 +57,20 @@ func DrillScheduleID(runbook, bot string) string { return "drill:" + runbook + "
 // simulator (see cmd/runbook/drill_rehearsal.go).
 func RehearsalBotID(bot string) string { return "rehearsal-" + bot }
 
-// RegisterDrill registers DrillWorkflow. The worker must also register the
-// DrillOpenIncidentsActivity and DrillPrepareRehearsalActivity activities.
-// a is the worker's authorizer, the same Register gets (the drill's own
-// start check uses it; until then the child incident verifies its start).
+// RegisterDrill registers DrillWorkflow and the drill controller, both
+// checking statements with a (the worker's live roster). The worker must
+// also register the DrillOpenIncidentsActivity,
+// DrillPrepareRehearsalActivity, DrillScheduleCallActivity and
+// DrillSignStartActivity activities.
 func RegisterDrill(w worker.WorkflowRegistry, a authz.Authorizer) {
-	_ = a
-	w.RegisterWorkflowWithOptions(DrillWorkflow, workflow.RegisterOptions{Name: DrillWorkflowName})
+	d := &drills{a: a}
+	w.RegisterWorkflowWithOptions(d.DrillWorkflow, workflow.RegisterOptions{Name: DrillWorkflowName})
+	c := &drillController{a: a}
+	w.RegisterWorkflowWithOptions(c.Run, workflow.RegisterOptions{Name: DrillControllerWorkflowName})
 }
+
+// drills is DrillWorkflow with the worker's authorizer.
+type drills struct{ a authz.Authorizer }
 
 // DrillInput is fixed when the schedule is created: the runbook definition
 // travels in it, so every run of a schedule runs the same, hashed runbook
@@ -81,6 +87,22 @@ type DrillInput struct {
 	MaxAge       string `json:"max_age,omitempty"`
 	UnusedFor    string `json:"unused_for,omitempty"`
 	RevokeUnused bool   `json:"revoke_unused,omitempty"`
+	// Authorization is the operator's drill.schedule statement for this
+	// schedule, runbook, hash and DrillStatementInputs; the drill controller
+	// sets it. Each run checks it at start against the worker's roster (the
+	// operator must still be there with the drill permission) and is
+	// refused without it.
+	Authorization *authz.Signed `json:"authorization,omitempty"`
+}
+
+// DrillSignStartRequest asks the worker to sign, with the engine key, the
+// exec statement of a drill's child incident (Trigger "drill").
+type DrillSignStartRequest struct {
+	Drill       string `json:"drill"`
+	Incident    string `json:"incident"`
+	Runbook     string `json:"runbook"`
+	RunbookHash string `json:"runbook_hash"`
+	Inputs      string `json:"inputs"` // authz.StartHash(child inputs, child event)
 }
 
 // DrillFinding is one hygiene finding.
@@ -141,6 +163,9 @@ type DrillResult struct {
 	Findings         []DrillFinding `json:"findings,omitempty"`
 	Rehearsal        *Rehearsal     `json:"rehearsal,omitempty"`
 	Notified         bool           `json:"notified,omitempty"`
+	// AuthorizedBy is the operator whose drill.schedule statement allowed
+	// this run, as verified at its start.
+	AuthorizedBy *authz.Verified `json:"authorized_by,omitempty"`
 }
 
 // containmentActions end the attacker's use of a key: the first of them to
@@ -154,16 +179,28 @@ var drillActivity = workflow.ActivityOptions{
 }
 
 // DrillWorkflow runs one drill. It returns the result with a nil error
-// whatever the outcome; a failed drill texts on-call.
-func DrillWorkflow(ctx workflow.Context, in DrillInput) (DrillResult, error) {
+// whatever the outcome; a failed drill texts on-call. A run whose
+// Authorization does not pass (forged or edited schedule, operator no
+// longer allowed) fails "refused: …" before it calls anything else.
+func (w *drills) DrillWorkflow(ctx workflow.Context, in DrillInput) (DrillResult, error) {
 	info := workflow.GetInfo(ctx)
-	d := &drill{in: in, id: info.WorkflowExecution.ID, run: info.WorkflowExecution.RunID}
+	d := &drill{in: in, id: info.WorkflowExecution.ID, run: info.WorkflowExecution.RunID, a: w.a}
 	d.res = DrillResult{DrillID: d.id, ScheduleID: in.ScheduleID, Bot: in.Bot, Mode: in.Mode,
 		Runbook: in.Child.Runbook.Name, StartedAt: workflow.Now(ctx)}
 	actx := workflow.WithActivityOptions(ctx, drillActivity)
 	d.record(ctx, AuditFact{Kind: AuditIncidentOpened, Actor: "drill " + in.ScheduleID, Key: "opened",
 		Attrs: map[string]string{"runbook": in.Child.Runbook.Name, "runbook_hash": in.Child.RunbookHash, "trigger": "drill", "mode": in.Mode}})
-	d.execute(ctx, actx)
+	// authzVersion: drills recorded before it replay without checking their
+	// statement or signing their child's start.
+	d.authz = workflow.GetVersion(ctx, authzVersion, workflow.DefaultVersion, 1) >= 1
+	if !d.authz || d.authorize(ctx) {
+		d.execute(ctx, actx)
+	} else if rf := d.refused; rf != nil {
+		// Who tried to have this drill run, and why it did not (as the
+		// interpreter records a refused start).
+		d.record(ctx, AuditFact{Kind: AuditAuthzRefused, Actor: rf.Operator, Key: "authz/refused/start",
+			Attrs: map[string]string{"verb": string(rf.Verb), "operator": rf.Operator, "reason": rf.Reason, "schedule": d.in.ScheduleID}})
+	}
 	d.res.EndedAt = workflow.Now(ctx)
 	if d.res.Result == DrillFailed {
 		d.notify(actx)
@@ -178,6 +215,35 @@ type drill struct {
 	id  string
 	run string
 	res DrillResult
+	a   authz.Authorizer
+	// authz: this run checks its statement and signs its child's start.
+	authz   bool
+	refused *authz.Refusal
+}
+
+// authorize checks the run's drill.schedule statement (in a SideEffect:
+// the verified identity, or the refusal, is recorded in history). A
+// refusal fails the drill; its result fact says why.
+func (d *drill) authorize(ctx workflow.Context) bool {
+	var o authzResult
+	err := workflow.SideEffect(ctx, func(ctx workflow.Context) any {
+		return checkAuthz(d.a, drillAuthzRequest(authz.VerbDrillSchedule, d.in.ScheduleID, &d.in, d.in.Authorization, workflow.Now(ctx)))
+	}).Get(&o)
+	switch {
+	case err != nil:
+		d.fail("refused: %v", err)
+		d.refused = &authz.Refusal{Verb: authz.VerbDrillSchedule, Reason: err.Error()}
+	case o.Refusal != nil:
+		d.fail("refused: %s", o.Refusal.Error())
+		d.refused = o.Refusal
+	case o.Verified == nil:
+		d.fail("refused: the check returned no identity")
+		d.refused = &authz.Refusal{Verb: authz.VerbDrillSchedule, Reason: "the check returned no identity"}
+	default:
+		d.res.AuthorizedBy = o.Verified
+		return true
+	}
+	return false
 }
 
 func (d *drill) fail(format string, args ...any) {
@@ -227,6 +293,18 @@ func (d *drill) execute(ctx, actx workflow.Context) {
 		if _, ok := child.Inputs["key_id"]; ok {
 			child.Inputs["key_id"] = reh.MirrorKeyID
 		}
+	}
+	if d.authz {
+		// The child checks its own start like any incident: the engine
+		// vouches for it, having checked the operator's statement above.
+		var signed authz.Signed
+		req := DrillSignStartRequest{Drill: d.id, Incident: childID, Runbook: child.Runbook.Name,
+			RunbookHash: child.RunbookHash, Inputs: authz.StartHash(child.Inputs, child.Event)}
+		if err := workflow.ExecuteActivity(actx, DrillSignStartActivity, req).Get(ctx, &signed); err != nil {
+			d.fail("sign the start of %s: %s", childID, cause(err))
+			return
+		}
+		child.Authorization = &signed
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            childID,
@@ -361,6 +439,13 @@ func (d *drill) resultFact() AuditFact {
 	}
 	if d.res.RotationDuration > 0 {
 		a["rotation_duration"] = d.res.RotationDuration.String()
+	}
+	if v := d.res.AuthorizedBy; v != nil {
+		a["authorized_by"], a["authorized_fingerprint"] = v.Operator, v.Fingerprint
+	}
+	if r := d.refused; r != nil {
+		// Who the statement claimed to be, and why it did not pass.
+		a["authorization"], a["claimed_operator"] = "refused", r.Operator
 	}
 	return AuditFact{Kind: AuditDrillResult, Attrs: a, Key: "result"}
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 const drillRunbook = `
@@ -32,11 +33,20 @@ type drillHarness struct {
 	mu      sync.Mutex
 	facts   []AuditFact
 	prepare []RehearsalRequest
+	starts  []DrillSignStartRequest
+	signed  []authz.Signed
 }
 
 func newDrillHarness(t *testing.T) *drillHarness {
 	h := &drillHarness{harness: newHarness(t)}
 	RegisterDrill(h.env, h.live)
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, req DrillSignStartRequest) (authz.Signed, error) {
+		sg, err := h.signEngineStart(req)
+		h.mu.Lock()
+		h.starts, h.signed = append(h.starts, req), append(h.signed, sg)
+		h.mu.Unlock()
+		return sg, err
+	}, activity.RegisterOptions{Name: DrillSignStartActivity})
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, req OpenIncidentsRequest) ([]string, error) {
 		return h.open, nil
 	}, activity.RegisterOptions{Name: DrillOpenIncidentsActivity})
@@ -64,22 +74,27 @@ func newDrillHarness(t *testing.T) *drillHarness {
 	return h
 }
 
-func (h *drillHarness) runDrill(mode string) DrillResult {
+// drillInput is a drill of bot-1 as `drill schedule` builds it, with
+// root's (admin) drill.schedule statement; its runbook is registered.
+func (h *drillHarness) drillInput(mode string) DrillInput {
 	h.t.Helper()
 	child := input(h.t, drillRunbook)
 	child.Inputs = map[string]any{"bot": "bot-1"}
 	child.Audit = false
-	// The child incident verifies its start: sign the engine's drill exec
-	// for the incident the drill will start (its id and bot input).
-	bot, id := "bot-1", "rotate-keys:bot-1"
-	if mode == DrillModeRehearse {
-		bot, id = RehearsalBotID("bot-1"), "rehearsal:rotate-keys:bot-1"
-	}
 	h.register(child.Runbook.Name, child.RunbookHash)
-	signed := child
-	signed.IncidentID, signed.Trigger, signed.Inputs = id, "drill", map[string]any{"bot": bot}
-	child.Authorization = h.startStatement(signed, h.env.Now())
-	h.env.ExecuteWorkflow(DrillWorkflowName, DrillInput{ScheduleID: "drill:rotate-keys:bot-1", Bot: "bot-1", Mode: mode, Child: child})
+	in := DrillInput{ScheduleID: "drill:rotate-keys:bot-1", Bot: "bot-1", Mode: mode, Child: child}
+	in.Authorization = h.signSchedule("root", in, time.Hour)
+	return in
+}
+
+func (h *drillHarness) runDrill(mode string) DrillResult {
+	h.t.Helper()
+	return h.runDrillInput(h.drillInput(mode))
+}
+
+func (h *drillHarness) runDrillInput(in DrillInput) DrillResult {
+	h.t.Helper()
+	h.env.ExecuteWorkflow(DrillWorkflowName, in)
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	require.NoError(h.t, h.env.GetWorkflowError())
 	var res DrillResult
@@ -120,6 +135,78 @@ func TestDrillPassRecordsFindings(t *testing.T) {
 	require.Equal(t, "passed", k[AuditDrillResult][0].Attrs["result"])
 	require.Empty(t, h.requests("notify.sms"))
 	require.Len(t, h.requests("exchange.revoke_key"), 1, "K2 is reported, not revoked, unless revoke_unused")
+	require.NotNil(t, res.AuthorizedBy)
+	require.Equal(t, "root", res.AuthorizedBy.Operator)
+	require.Equal(t, "root", k[AuditDrillResult][0].Attrs["authorized_by"])
+}
+
+// Given a drill whose schedule carries root's statement,
+// When it starts its child incident,
+// Then the child's start is an engine-signed exec statement (trigger
+// drill) for exactly the child's id, runbook and inputs, which the roster
+// accepts.
+func TestDrillChildStartIsEngineSigned(t *testing.T) {
+	h := newDrillHarness(t)
+	h.ok("exchange.revoke_key", nil)
+	res := h.runDrill(DrillModeRotate)
+	require.Equal(t, DrillPassed, res.Result, res.Reason)
+	require.Len(t, h.starts, 1)
+	want := DrillSignStartRequest{Drill: res.DrillID, Incident: "rotate-keys:bot-1", Runbook: "rotate-keys", RunbookHash: "sha256:test",
+		Inputs: authz.StartHash(map[string]any{"bot": "bot-1"}, input(t, drillRunbook).Event)}
+	require.Equal(t, want, h.starts[0])
+	v, err := h.live.Authorize(authz.Request{Verb: authz.VerbExec, Incident: want.Incident, Runbook: want.Runbook,
+		RunbookHash: want.RunbookHash, Inputs: want.Inputs, Trigger: "drill", Now: h.env.Now(), Signed: &h.signed[0]})
+	require.NoError(t, err)
+	require.Equal(t, authz.EngineName, v.Operator)
+}
+
+// Given a schedule created straight through Temporal's API, without the
+// controller (no statement), or with a statement of an operator without
+// the drill permission, or with root's statement for other inputs, another
+// definition or another schedule, When its run starts,
+// Then the drill fails "refused: …" and says why in its result and audit
+// trail, having checked no key and started no child.
+func TestDrillRefusedAtStart(t *testing.T) {
+	for name, tc := range map[string]struct {
+		edit func(h *drillHarness, in *DrillInput)
+		want string
+	}{
+		"unsigned": {func(h *drillHarness, in *DrillInput) { in.Authorization = nil }, "not signed"},
+		"no drill permission": {func(h *drillHarness, in *DrillInput) {
+			in.Authorization = h.signSchedule("dave", *in, time.Hour)
+		}, "may change drills"},
+		"edited after signing": {func(h *drillHarness, in *DrillInput) { in.RevokeUnused = true }, "inputs"},
+		"definition edited after signing": {func(h *drillHarness, in *DrillInput) {
+			in.Child.Runbook.Steps = in.Child.Runbook.Steps[:1]
+		}, "inputs"},
+		"other schedule": {func(h *drillHarness, in *DrillInput) {
+			other := *in
+			other.ScheduleID = "drill:rotate-keys:bot-2"
+			in.Authorization = h.signSchedule("root", other, time.Hour)
+		}, "schedule"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newDrillHarness(t)
+			in := h.drillInput(DrillModeRotate)
+			tc.edit(h, &in)
+			res := h.runDrillInput(in)
+			require.Equal(t, DrillFailed, res.Result)
+			require.True(t, strings.HasPrefix(res.Reason, "refused: "), res.Reason)
+			require.Contains(t, res.Reason, tc.want)
+			require.Empty(t, res.Child)
+			require.Nil(t, res.AuthorizedBy)
+			require.Empty(t, h.requests("bot.info"))
+			require.Empty(t, h.requests("exchange.audit_keys"))
+			require.Empty(t, h.starts)
+			k := h.kinds()
+			require.Len(t, k[AuditDrillResult], 1)
+			require.Equal(t, "refused", k[AuditDrillResult][0].Attrs["authorization"])
+			require.Contains(t, k[AuditDrillResult][0].Attrs["reason"], tc.want)
+			require.Equal(t, "failed", k[AuditIncidentClosed][0].Attrs["status"])
+			require.Len(t, k[AuditAuthzRefused], 1)
+			require.Contains(t, k[AuditAuthzRefused][0].Attrs["reason"], tc.want)
+		})
+	}
 }
 
 // When the rotation fails, Then the drill fails, texts on-call, and closes

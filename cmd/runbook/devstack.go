@@ -247,15 +247,17 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz.live)
-	s.authz.wireWorker(s.worker, s.sms)
+	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz, s.sms)
 	s.events.wireAudit(reg, s.worker, s.metrics)
-	registerDrill(s.worker, s.client, s.rehearsals, s.authz.live)
+	registerDrill(s.worker, s.client, s.rehearsals, drillAuth{authorizer: s.authz.live, signEngine: s.authz.signer()})
 	if o.register != nil {
 		o.register(s.worker)
 	}
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
+	}
+	if err := ensureDrillController(ctx, s.client, o.taskQueue); err != nil {
+		return nil, err
 	}
 	if o.books != nil {
 		if err := s.events.startConsumer(ctx, es, s.client, reg, o.books); err != nil {

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
+
+	"github.com/keyresponse/runbook/runbooks/authz"
+	"github.com/keyresponse/runbook/workflows"
 )
 
 func newDrillDeleteCommand(g *globals) *cobra.Command {
@@ -12,8 +12,9 @@ func newDrillDeleteCommand(g *globals) *cobra.Command {
 		Use:   "delete SCHEDULE_ID",
 		Short: "Delete a drill schedule (past drills stay in the report and the audit trail)",
 		Args:  cobra.ExactArgs(1),
-		RunE: onDrillSchedule(g, "delete", func(ctx context.Context, h client.ScheduleHandle) error {
-			return h.Delete(ctx)
-		}, func(id string) string { return "deleted " + id }),
+		RunE: onDrillSchedule(g, authz.VerbDrillDelete, nil,
+			func(id string, res workflows.DrillChangeResult) string {
+				return "deleted " + id + " (by " + res.By.String() + ")"
+			}),
 	}
 }

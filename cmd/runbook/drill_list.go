@@ -11,16 +11,20 @@ import (
 
 // drillListing is one schedule as `drill list` shows it.
 type drillListing struct {
-	ID         string      `json:"schedule_id"`
-	Bot        string      `json:"bot"`
-	Runbook    string      `json:"runbook"`
-	Mode       string      `json:"mode,omitempty"`
-	Paused     bool        `json:"paused"`
-	Note       string      `json:"note,omitempty"`
-	Every      string      `json:"every,omitempty"`
-	Cron       []string    `json:"cron,omitempty"`
-	NextRuns   []time.Time `json:"next_runs,omitempty"`
-	RecentRuns []string    `json:"recent_runs,omitempty"`
+	ID      string `json:"schedule_id"`
+	Bot     string `json:"bot"`
+	Runbook string `json:"runbook"`
+	Mode    string `json:"mode,omitempty"`
+	// ScheduledBy is the verified operator who last scheduled it (memo
+	// the drill controller writes; a schedule without it was not made
+	// through the controller).
+	ScheduledBy string      `json:"scheduled_by,omitempty"`
+	Paused      bool        `json:"paused"`
+	Note        string      `json:"note,omitempty"`
+	Every       string      `json:"every,omitempty"`
+	Cron        []string    `json:"cron,omitempty"`
+	NextRuns    []time.Time `json:"next_runs,omitempty"`
+	RecentRuns  []string    `json:"recent_runs,omitempty"`
 }
 
 func newDrillListCommand(g *globals) *cobra.Command {
@@ -54,14 +58,19 @@ func newDrillListCommand(g *globals) *cobra.Command {
 				}
 				parts := strings.SplitN(e.ID, ":", 3)
 				l := drillListing{ID: e.ID, Runbook: parts[1], Bot: parts[2], Paused: e.Paused, Note: e.Note, NextRuns: e.NextActionTimes}
-				if dc != nil && e.Memo != nil {
-					if p, ok := e.Memo.Fields["mode"]; ok {
-						_ = dc.FromPayload(p, &l.Mode)
+				memo := func(field string, into *string) {
+					p, ok := e.Memo.Fields[field]
+					switch {
+					case !ok:
+					case dc != nil:
+						_ = dc.FromPayload(p, into)
+					default:
+						*into = strings.Trim(string(p.GetData()), `"`)
 					}
-				} else if e.Memo != nil {
-					if p, ok := e.Memo.Fields["mode"]; ok {
-						l.Mode = strings.Trim(string(p.GetData()), `"`)
-					}
+				}
+				if e.Memo != nil {
+					memo("mode", &l.Mode)
+					memo("scheduled_by", &l.ScheduledBy)
 				}
 				if e.Spec != nil {
 					for _, iv := range e.Spec.Intervals {
@@ -99,7 +108,11 @@ func newDrillListCommand(g *globals) *cobra.Command {
 				if len(l.Cron) > 0 {
 					when = strings.TrimSpace(when + " " + strings.Join(l.Cron, ","))
 				}
-				fmt.Fprintf(g.stdout, "%s  bot %s  %s  every %s  %s  next %s  runs %d\n", l.ID, l.Bot, l.Mode, when, state, next, len(l.RecentRuns))
+				by := l.ScheduledBy
+				if by == "" {
+					by = "unknown (not made through the drill controller)"
+				}
+				fmt.Fprintf(g.stdout, "%s  bot %s  %s  every %s  %s  next %s  runs %d  by %s\n", l.ID, l.Bot, l.Mode, when, state, next, len(l.RecentRuns), by)
 			}
 			return nil
 		},

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
+
+	"github.com/keyresponse/runbook/runbooks/authz"
+	"github.com/keyresponse/runbook/workflows"
 )
 
 func newDrillPauseCommand(g *globals) *cobra.Command {
@@ -13,13 +13,11 @@ func newDrillPauseCommand(g *globals) *cobra.Command {
 		Use:   "pause SCHEDULE_ID",
 		Short: "Pause a drill schedule (no runs until unpaused; a running drill finishes)",
 		Args:  cobra.ExactArgs(1),
-		RunE: onDrillSchedule(g, "pause", func(ctx context.Context, h client.ScheduleHandle) error {
-			if note == "" {
-				note = "paused by " + g.operator()
-			}
-			return h.Pause(ctx, client.SchedulePauseOptions{Note: note})
-		}, func(id string) string { return "paused " + id }),
+		RunE: onDrillSchedule(g, authz.VerbDrillPause, func(req *workflows.DrillChangeRequest) { req.Note = note },
+			func(id string, res workflows.DrillChangeResult) string {
+				return "paused " + id + " (by " + res.By.String() + ")"
+			}),
 	}
-	c.Flags().StringVar(&note, "note", "", "why (shown by drill list)")
+	c.Flags().StringVar(&note, "note", "", "why (shown by drill list; the controller adds who)")
 	return c
 }

@@ -6,21 +6,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/keyresponse/runbook/runbooks"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
-
-// drillMinInterval keeps a mistyped --every from turning a drill into a
-// loop; Temporal itself accepts intervals down to a second.
-const drillMinInterval = time.Second
 
 func newDrillScheduleCommand(g *globals) *cobra.Command {
 	var (
 		bot, book, mode, every, jitter, at, maxAge, unusedFor string
+		validFor                                              string
 		revokeUnused, paused                                  bool
 	)
 	c := &cobra.Command{
@@ -45,20 +40,18 @@ func newDrillScheduleCommand(g *globals) *cobra.Command {
 			default:
 				return fmt.Errorf("--mode %q: want rotate or rehearse", mode)
 			}
-			spec := client.ScheduleSpec{}
+			var spec workflows.DrillSpec
 			if every != "" {
 				d, err := runbooks.ParseDuration(every)
 				if err != nil {
 					return fmt.Errorf("--every: %w", err)
 				}
-				if d.D() < drillMinInterval {
-					return fmt.Errorf("--every %s: at least %s", every, drillMinInterval)
+				if d.D() < workflows.DrillMinInterval {
+					return fmt.Errorf("--every %s: at least %s", every, workflows.DrillMinInterval)
 				}
-				spec.Intervals = []client.ScheduleIntervalSpec{{Every: d.D()}}
+				spec.Every = d.D()
 			}
-			if at != "" {
-				spec.CronExpressions = []string{at}
-			}
+			spec.Cron, spec.Paused = at, paused
 			if every == "" && at == "" {
 				return errors.New("give --every DURATION or --at CRON (or both)")
 			}
@@ -76,6 +69,13 @@ func newDrillScheduleCommand(g *globals) *cobra.Command {
 					}
 				}
 			}
+			valid, err := runbooks.ParseDuration(validFor)
+			if err != nil {
+				return fmt.Errorf("--valid-for: %w", err)
+			}
+			if valid.D() <= 0 || valid.D() > authz.MaxDrillAge {
+				return fmt.Errorf("--valid-for %s: between 1s and %s (authz.MaxDrillAge)", validFor, authz.MaxDrillAge)
+			}
 			lr, err := g.loadRunbook(book)
 			if err != nil {
 				return err
@@ -89,54 +89,23 @@ func newDrillScheduleCommand(g *globals) *cobra.Command {
 				RevokeUnused: revokeUnused, Child: workflows.IncidentInput{Runbook: *lr.Runbook, RunbookHash: lr.Hash,
 					Inputs: vals, Actions: catalog().Meta(actionNames(lr.Runbook)),
 					Trigger: "drill", Audit: true}}
-			action := &client.ScheduleWorkflowAction{
-				// Temporal appends the scheduled time: drill:<runbook>:<bot>-<time>.
-				ID:                       id,
-				Workflow:                 workflows.DrillWorkflowName,
-				Args:                     []any{in},
-				TaskQueue:                g.resolved().TaskQueue,
-				WorkflowExecutionTimeout: 25 * time.Hour,
-			}
-			tc, err := g.dialTemporal(cmd.Context())
+			// The statement binds what every run of the schedule starts
+			// with; each run checks it, so it lives as long as the schedule
+			// should run unattended (re-run `drill schedule` to renew).
+			now := time.Now().UTC()
+			st := authz.Statement{Runbook: lr.Runbook.Name, RunbookHash: lr.Hash, Inputs: workflows.DrillStatementInputs(in),
+				IssuedAt: now, Expires: now.Add(valid.D())}
+			res, err := g.sendDrillChange(cmd.Context(), authz.VerbDrillSchedule,
+				workflows.DrillChangeRequest{Schedule: id, Drill: &in, Spec: spec}, st)
 			if err != nil {
 				return err
 			}
-			defer tc.Close()
-			ctx := cmd.Context()
-			memo := map[string]any{"bot": bot, "mode": mode, "runbook": lr.Runbook.Name, "runbook_hash": lr.Hash}
-			_, err = tc.ScheduleClient().Create(ctx, client.ScheduleOptions{
-				ID:     id,
-				Spec:   spec,
-				Action: action,
-				// SKIP: a drill still running when the next is due is not
-				// doubled; the due one is dropped.
-				Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-				CatchupWindow: time.Hour,
-				Paused:        paused,
-				Memo:          memo,
-			})
-			verb := "created"
-			if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-				verb = "updated"
-				err = tc.ScheduleClient().GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
-					DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-						s := u.Description.Schedule
-						s.Spec, s.Action = &spec, action
-						if s.Policy == nil {
-							s.Policy = &client.SchedulePolicies{}
-						}
-						s.Policy.Overlap, s.Policy.CatchupWindow = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, time.Hour
-						return &client.ScheduleUpdate{Schedule: &s}, nil
-					},
-				})
-			}
-			if err != nil {
-				return fmt.Errorf("schedule %s: %w", id, err)
-			}
 			if asJSON, _ := g.jsonOutput(); asJSON {
-				return g.printJSON(map[string]any{"schedule_id": id, "bot": bot, "mode": mode, "runbook": lr.Runbook.Name, "runbook_hash": lr.Hash, "result": verb})
+				return g.printJSON(map[string]any{"schedule_id": id, "bot": bot, "mode": mode, "runbook": lr.Runbook.Name,
+					"runbook_hash": lr.Hash, "result": res.Result, "by": res.By, "authorized_until": st.Expires})
 			}
-			fmt.Fprintf(g.stdout, "%s drill schedule %s (%s, runbook %s %s)\n", verb, id, mode, lr.Runbook.Name, lr.Hash)
+			fmt.Fprintf(g.stdout, "%s drill schedule %s (%s, runbook %s %s) by %s; runs authorized until %s\n", res.Result, id, mode,
+				lr.Runbook.Name, lr.Hash, res.By.String(), st.Expires.Format(time.RFC3339))
 			return nil
 		},
 	}
@@ -151,5 +120,6 @@ func newDrillScheduleCommand(g *globals) *cobra.Command {
 	f.StringVar(&unusedFor, "unused-for", "", "hygiene: flag keys unused for this long (default 30d)")
 	f.BoolVar(&revokeUnused, "revoke-unused", false, "hygiene: revoke keys on the bot's sub-account that the bot does not use (rotate mode)")
 	f.BoolVar(&paused, "paused", false, "create the schedule paused")
+	f.StringVar(&validFor, "valid-for", "365d", "how long runs are authorized by this signed schedule (at most 400d; then re-run drill schedule)")
 	return c
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
+
+	"github.com/keyresponse/runbook/runbooks/authz"
+	"github.com/keyresponse/runbook/workflows"
 )
 
 func newDrillUnpauseCommand(g *globals) *cobra.Command {
@@ -12,8 +12,9 @@ func newDrillUnpauseCommand(g *globals) *cobra.Command {
 		Use:   "unpause SCHEDULE_ID",
 		Short: "Resume a paused drill schedule (runs missed while paused are not caught up)",
 		Args:  cobra.ExactArgs(1),
-		RunE: onDrillSchedule(g, "unpause", func(ctx context.Context, h client.ScheduleHandle) error {
-			return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "unpaused by " + g.operator()})
-		}, func(id string) string { return "unpaused " + id }),
+		RunE: onDrillSchedule(g, authz.VerbDrillUnpause, nil,
+			func(id string, res workflows.DrillChangeResult) string {
+				return "unpaused " + id + " (by " + res.By.String() + ")"
+			}),
 	}
 }

@@ -118,14 +118,17 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 			if err != nil {
 				return err
 			}
-			w := newWorker(c, ep.TaskQueue, reg, az.live)
-			az.wireWorker(w, smsS)
+			w := newWorker(c, ep.TaskQueue, reg, az, smsS)
 			events.wireAudit(reg, w, metrics)
-			registerDrill(w, c, nil, az.live) // no simulator here: rehearse drills report that they need one
+			// No simulator here: rehearse drills report that they need one.
+			registerDrill(w, c, nil, drillAuth{authorizer: az.live, signEngine: az.signer()})
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("worker: %w", err)
 			}
 			defer w.Stop()
+			if err := ensureDrillController(ctx, c, ep.TaskQueue); err != nil {
+				return err
+			}
 			if consumer {
 				if es.keyring, err = g.loadKeyring(); err != nil {
 					return err

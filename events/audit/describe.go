@@ -86,6 +86,12 @@ func Describe(r Record) string {
 			s += ", rotation " + a["rotation_duration"]
 		}
 		return withDetail(s, a["reason"])
+	case DrillChanged:
+		s := fmt.Sprintf("%s %s by %s", a["verb"], a["result"], r.Actor)
+		if a["fingerprint"] != "" {
+			s += " (" + a["fingerprint"] + ")"
+		}
+		return withDetail(s, a["note"]+a["reason"])
 	}
 	return fmt.Sprintf("%s %s", r.Kind, flat(a))
 }

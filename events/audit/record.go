@@ -33,6 +33,11 @@ const (
 	// result (passed|failed|skipped), reason, time_to_contain,
 	// rotation_duration.
 	DrillResult Kind = "drill.result"
+	// DrillChanged is a change of a drill schedule the drill controller
+	// made (recorded under the schedule id): actor = the verified
+	// operator; attrs verb, result, fingerprint, policy, note, and for
+	// drill.schedule runbook, runbook_hash, mode, spec.
+	DrillChanged Kind = "drill.changed"
 	// AuthzRefused is a refused control action (a refused Update leaves no
 	// history): actor and attrs.operator = who the statement claimed to be
 	// (unverified), attrs verb, reason, and group / runbook / trigger /
@@ -42,7 +47,7 @@ const (
 
 // Kinds lists every kind, in the order a reader meets them.
 var Kinds = []Kind{IncidentOpened, StepStarted, StepRetried, StepSucceeded, StepFailed, StepSkipped, StepCompensated,
-	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult, AuthzRefused}
+	ApprovalAsked, ApprovalGranted, ApprovalDenied, EvidenceAdded, KeyChanged, NotificationSent, IncidentClosed, DrillFinding, DrillResult, DrillChanged, AuthzRefused}
 
 // Known reports whether k is one of Kinds.
 func (k Kind) Known() bool {
