@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/keyresponse/runbook/cmd/runbook/config"
@@ -483,4 +484,13 @@ func (ra *refusalAudit) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// wireWorker gives the worker's other users of the roster their live view:
+// the SMS webhook relays replies signed with the engine key, and
+// notify.ask_approvers texts the operators who may answer a gate. Called
+// by both worker setups once the worker exists, before the webhook.
+func (rt *authzRuntime) wireWorker(w worker.Worker, s *smsSetup) {
+	s.useAuthz(rt.live, rt.engine)
+	s.registerAskApprovers(w, rt.live)
 }
