@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
@@ -25,7 +27,7 @@ func decisionCommand(g *globals, verb authz.Verb, update, short string) *cobra.C
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			refused := func(err error) error {
-				return &exitError{code: 1, msg: fmt.Sprintf("%s %s refused: %v", verb, id, err)}
+				return &exitError{code: 1, msg: fmt.Sprintf("%s %s refused: %s", verb, id, refusalReason(verb, err))}
 			}
 			if totp != "" && smsCode != "" {
 				return fmt.Errorf("--totp and --sms-code: give the one second factor the gate asks for")
@@ -133,4 +135,24 @@ func waitingGate(st workflows.IncidentState, step string) (string, error) {
 		return waiting[0], nil
 	}
 	return "", fmt.Errorf("several gates wait (%s): name one with --step", strings.Join(waiting, ", "))
+}
+
+// refusalReason is the worker's reason without the SDK's wrapping (the
+// Update's ApplicationError adds its type and retryability) and without
+// repeating "<verb> refused".
+func refusalReason(verb authz.Verb, err error) string {
+	msg := err.Error()
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		msg = app.Message()
+	}
+	if rest, ok := strings.CutPrefix(msg, string(verb)+" refused for "); ok {
+		if _, reason, ok := strings.Cut(rest, ": "); ok {
+			return reason
+		}
+	}
+	if rest, ok := strings.CutPrefix(msg, string(verb)+" refused: "); ok {
+		return rest
+	}
+	return msg
 }

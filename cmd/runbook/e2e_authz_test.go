@@ -199,8 +199,8 @@ func refusedWith(t *testing.T, r cliResult, verb, id, reason string) {
 
 // recorded asserts the refusal is on record: an authz.refused audit
 // record of the incident, or a refusal in its state.
-func (l *authzLab) recorded(id, reason string) {
-	l.t.Helper()
+func (l *authzLab) recorded(t *testing.T, id, reason string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	var seen []string
 	for time.Now().Before(deadline) {
@@ -229,7 +229,7 @@ func (l *authzLab) recorded(id, reason string) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	l.t.Errorf("incident %s: refusal %q is not recorded (audit authz.refused or state); recorded: %q", id, reason, seen)
+	t.Errorf("incident %s: refusal %q is not recorded (audit authz.refused or state); recorded: %q", id, reason, seen)
 }
 
 // client is a Temporal client as any process that reaches Temporal has
@@ -319,7 +319,7 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 			if s := stepByID(st, "announce"); s.Status == workflows.StatusSucceeded {
 				t.Errorf("exec by %s ran a step", tc.op)
 			}
-			lab.recorded(tc.id, tc.reason)
+			lab.recorded(t, tc.id, tc.reason)
 		}
 	})
 
@@ -341,7 +341,7 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		if st.Status != workflows.StatusFailed || !strings.Contains(st.Error, reason) {
 			t.Errorf("ad-hoc exec by rita: %s %q", st.Status, st.Error)
 		}
-		lab.recorded(id, reason)
+		lab.recorded(t, id, reason)
 		// When the admin (adhoc) runs it, Then it runs, recorded as ad hoc.
 		st = lab.execAtGate("lab-admin", file, "authz-adhoc-admin", "gate")
 		if v := st.StartedByVerified; v == nil || v.Operator != "lab-admin" || !v.Adhoc {
@@ -375,7 +375,7 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 					args = append(args, "--as", tc.as)
 				}
 				refusedWith(t, lab.as(tc.op, args...), tc.verb, id, tc.reason)
-				lab.recorded(id, tc.reason)
+				lab.recorded(t, id, tc.reason)
 			})
 		}
 		if now, _ := c.state(id); stepByID(now, "gate").Status != workflows.StatusWaiting || now.EndedAt != nil {
@@ -391,21 +391,21 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		// An unsigned Update sent straight to Temporal.
 		err := sendDecision(tc, id, run, workflows.UpdateApprove, workflows.Decision{Step: "gate", Identity: "alice"})
 		wantErr(t, "unsigned update", err, "not signed")
-		lab.recorded(id, "not signed")
+		lab.recorded(t, id, "not signed")
 
 		// Expired.
 		old := base
 		old.IssuedAt, old.Expires = time.Now().Add(-9*time.Minute).UTC(), time.Now().Add(-4*time.Minute).UTC()
 		err = sendDecision(tc, id, run, workflows.UpdateApprove, workflows.Decision{Step: "gate", Identity: "alice", Signed: lab.signAs("alice", old)})
 		wantErr(t, "expired statement", err, "expired at")
-		lab.recorded(id, "expired at")
+		lab.recorded(t, id, "expired at")
 
 		// For another incident.
 		other := base
 		other.Incident = "authz-exec-aud"
 		err = sendDecision(tc, id, run, workflows.UpdateApprove, workflows.Decision{Step: "gate", Identity: "alice", Signed: lab.signAs("alice", other)})
 		wantErr(t, "other incident's statement", err, `the statement's incident is "authz-exec-aud", this is "authz-main"`)
-		lab.recorded(id, `the statement's incident is "authz-exec-aud"`)
+		lab.recorded(t, id, `the statement's incident is "authz-exec-aud"`)
 
 		// A deny statement sent as an approve.
 		deny := base
@@ -439,7 +439,7 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		run2 := lab.runID(tc, id)
 		err := sendDecision(tc, id, run2, workflows.UpdateApprove, d)
 		wantErr(t, "replayed statement", err, fmt.Sprintf(`the statement's run is %q`, run))
-		lab.recorded(id, "the statement's run is")
+		lab.recorded(t, id, "the statement's run is")
 		// And the deny / abort by authorized operators succeed.
 		if r := lab.as("bob", "deny", id, "-m", "not today"); r.code != 0 {
 			t.Fatalf("bob's deny: %d %s", r.code, r.stderr)
@@ -477,10 +477,10 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		}
 		// The very same signed decision again: its nonce is spent.
 		wantErr(t, "replayed decision", sendDecision(tc, tid, run, workflows.UpdateApprove, d), "was already used in this run")
-		lab.recorded(tid, "was already used in this run")
+		lab.recorded(t, tid, "was already used in this run")
 		// A fresh statement from the same person: still one person.
 		refusedWith(t, lab.as("alice", "approve", tid), "approve", tid, "alice already approved gate two; it requires 2 different approvers")
-		lab.recorded(tid, "already approved gate two")
+		lab.recorded(t, tid, "already approved gate two")
 		if st, _ := c.state(tid); stepByID(st, "two").Status != workflows.StatusWaiting {
 			t.Fatalf("one person passed a two-person gate: %s", summary(st))
 		}
@@ -500,14 +500,14 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		lab.execAtGate("alice", "authz-totp", b, "mfa")
 		now := time.Now()
 		refusedWith(t, lab.as("alice", "approve", a), "approve", a, "gate mfa needs a second factor (totp): none given")
-		lab.recorded(a, "none given")
+		lab.recorded(t, a, "none given")
 		wrong := lab.totpCode("bob", now) // a real code, of someone else's secret
 		if wrong == lab.totpCode("alice", now) {
 			wrong = "000000"
 		}
 		refusedWith(t, lab.as("alice", "approve", a, "--totp", wrong), "approve", a, "wrong or expired TOTP code")
 		refusedWith(t, lab.as("alice", "approve", a, "--totp", lab.totpCode("alice", now.Add(-5*time.Minute))), "approve", a, "wrong or expired TOTP code")
-		lab.recorded(a, "wrong or expired TOTP code")
+		lab.recorded(t, a, "wrong or expired TOTP code")
 
 		code := lab.totpCode("alice", time.Now())
 		if r := lab.as("alice", "approve", a, "--totp", code); r.code != 0 {
@@ -522,6 +522,6 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		}
 		// The same code again, on another incident: single use.
 		refusedWith(t, lab.as("alice", "approve", b, "--totp", code), "approve", b, "already used")
-		lab.recorded(b, "already used")
+		lab.recorded(t, b, "already used")
 	})
 }

@@ -75,7 +75,7 @@ func TestE2E_SpineRunbookThroughCLI(t *testing.T) {
 		t.Fatalf("step after the gate ran before approval: %s", got)
 	}
 	// Claiming another name does not make the dev operator's key mallory's.
-	if r := c.run("approve", id, "--as", "mallory"); r.code == 0 || !strings.Contains(r.stderr, "not mallory's") {
+	if r := c.run("approve", id, "--as", "mallory"); r.code == 0 || !strings.Contains(r.stderr, `"mallory" is not in the roster`) {
 		t.Fatalf("approve claiming to be mallory: exit %d %s%s", r.code, r.stdout, r.stderr)
 	}
 	if r := c.run("approve", id, "--comment", "bot host checked"); r.code != 0 {
