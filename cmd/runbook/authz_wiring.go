@@ -99,6 +99,10 @@ func buildAuthz(src authzSource) (*authzRuntime, error) {
 		src.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	rt := &authzRuntime{live: &authz.Live{}, src: src}
+	if os.Getenv("RUNBOOK_APPROVERS") != "" {
+		// The name list is gone; saying so beats silently ignoring it.
+		src.logger.Warn("RUNBOOK_APPROVERS is no longer read: who may approve is the config's operators and roles (docs/security.md)")
+	}
 	var err error
 	if src.dev {
 		if rt.devOp, err = provisionDevOperator(src.home); err != nil {
