@@ -203,8 +203,12 @@ func (r *run) startRequest(ctx workflow.Context) authz.Request {
 		Definition:  st.Definition,
 		Inputs:      st.Inputs,
 		Trigger:     st.Trigger,
-		Now:         workflow.Now(ctx),
-		Signed:      r.in.Authorization,
+		// The server's start time, not the first task's: a start the
+		// engine signed and Temporal accepted stays valid however long it
+		// queued for a worker (a breach while workers were down must still
+		// be contained), and nobody can backdate it.
+		Now:    workflow.GetInfo(ctx).WorkflowStartTime,
+		Signed: r.in.Authorization,
 	}
 }
 

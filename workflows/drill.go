@@ -106,6 +106,14 @@ type DrillSignStartRequest struct {
 	Inputs      string `json:"inputs"`     // authz.StartHash(child inputs, child event)
 }
 
+// Statement is the engine's exec statement for the child start req asks
+// for (trigger drill; the signer adds times and nonce): the worker's
+// drill.sign_start activity signs exactly this.
+func (req DrillSignStartRequest) Statement() authz.Statement {
+	return authz.Statement{Verb: authz.VerbExec, Operator: authz.EngineName, Incident: req.Incident, Runbook: req.Runbook,
+		RunbookHash: req.RunbookHash, Definition: req.Definition, Inputs: req.Inputs, Trigger: "drill", Comment: "drill " + req.Drill}
+}
+
 // DrillFinding is one hygiene finding.
 type DrillFinding struct {
 	KeyID   string `json:"key_id"`

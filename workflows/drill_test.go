@@ -81,7 +81,7 @@ func (h *drillHarness) drillInput(mode string) DrillInput {
 	child := input(h.t, drillRunbook)
 	child.Inputs = map[string]any{"bot": "bot-1"}
 	child.Audit = false
-	h.register(child.Runbook.Name, child.RunbookHash)
+	h.register(child.Runbook.Name, StartStatement(child).Definition)
 	in := DrillInput{ScheduleID: "drill:rotate-keys:bot-1", Bot: "bot-1", Mode: mode, Child: child}
 	in.Authorization = h.signSchedule("root", in, time.Hour)
 	return in
@@ -151,11 +151,12 @@ func TestDrillChildStartIsEngineSigned(t *testing.T) {
 	res := h.runDrill(DrillModeRotate)
 	require.Equal(t, DrillPassed, res.Result, res.Reason)
 	require.Len(t, h.starts, 1)
+	child := input(t, drillRunbook)
 	want := DrillSignStartRequest{Drill: res.DrillID, Incident: "rotate-keys:bot-1", Runbook: "rotate-keys", RunbookHash: "sha256:test",
-		Inputs: authz.StartHash(map[string]any{"bot": "bot-1"}, input(t, drillRunbook).Event)}
+		Definition: StartStatement(child).Definition, Inputs: authz.StartHash(map[string]any{"bot": "bot-1"}, child.Event)}
 	require.Equal(t, want, h.starts[0])
 	v, err := h.live.Authorize(authz.Request{Verb: authz.VerbExec, Incident: want.Incident, Runbook: want.Runbook,
-		RunbookHash: want.RunbookHash, Inputs: want.Inputs, Trigger: "drill", Now: h.env.Now(), Signed: &h.signed[0]})
+		RunbookHash: want.RunbookHash, Definition: want.Definition, Inputs: want.Inputs, Trigger: "drill", Now: h.env.Now(), Signed: &h.signed[0]})
 	require.NoError(t, err)
 	require.Equal(t, authz.EngineName, v.Operator)
 }
@@ -178,7 +179,7 @@ func TestDrillRefusedAtStart(t *testing.T) {
 		"edited after signing": {func(h *drillHarness, in *DrillInput) { in.RevokeUnused = true }, "inputs"},
 		"definition edited after signing": {func(h *drillHarness, in *DrillInput) {
 			in.Child.Runbook.Steps = in.Child.Runbook.Steps[:1]
-		}, "inputs"},
+		}, "definition"},
 		"other schedule": {func(h *drillHarness, in *DrillInput) {
 			other := *in
 			other.ScheduleID = "drill:rotate-keys:bot-2"

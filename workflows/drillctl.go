@@ -136,6 +136,14 @@ func DrillStatementInputs(in DrillInput) string {
 		"child": authz.DataHash(jsonRoundTrip(child))})
 }
 
+// DrillScheduleStatement is what the drill.schedule statement for in must
+// bind: `drill schedule` signs it, the controller and every run check it.
+func DrillScheduleStatement(in DrillInput) authz.Statement {
+	return authz.Statement{Verb: authz.VerbDrillSchedule, Schedule: in.ScheduleID, Runbook: in.Child.Runbook.Name,
+		RunbookHash: in.Child.RunbookHash, Definition: runbooks.DefinitionDigest(in.Child.Runbook, in.Child.Actions),
+		Inputs: DrillStatementInputs(in)}
+}
+
 // jsonRoundTrip is v as the other side of a Temporal payload sees it: the
 // CLI hashes the value it sends, the workflow the value it decoded, and
 // both hash the same bytes only after one decode/encode (numbers become

@@ -25,17 +25,18 @@ import (
 // signEngineStart is what the worker's drill.sign_start activity does.
 func (r *roster) signEngineStart(req DrillSignStartRequest) (authz.Signed, error) {
 	now := r.now()
-	return operatorkey.Sign(r.signers[authz.EngineName], authz.Statement{Verb: authz.VerbExec, Operator: authz.EngineName,
-		Incident: req.Incident, Runbook: req.Runbook, RunbookHash: req.RunbookHash, Inputs: req.Inputs, Trigger: "drill",
-		IssuedAt: now, Expires: now.Add(5 * time.Minute)})
+	st := req.Statement()
+	st.IssuedAt, st.Expires = now, now.Add(5*time.Minute)
+	return operatorkey.Sign(r.signers[authz.EngineName], st)
 }
 
 // signSchedule is the drill.schedule statement `drill schedule` signs for
 // in, valid for valid.
 func (r *roster) signSchedule(as string, in DrillInput, valid time.Duration) *authz.Signed {
 	now := r.now()
-	return r.sign(as, authz.Statement{Verb: authz.VerbDrillSchedule, Schedule: in.ScheduleID, Runbook: in.Child.Runbook.Name,
-		RunbookHash: in.Child.RunbookHash, Inputs: DrillStatementInputs(in), IssuedAt: now, Expires: now.Add(valid)})
+	st := DrillScheduleStatement(in)
+	st.IssuedAt, st.Expires = now, now.Add(valid)
+	return r.sign(as, st)
 }
 
 // outsider gives the roster's signers a key for name that the policy does
@@ -118,7 +119,7 @@ func (h *ctlHarness) run(steps ...func()) {
 func (h *ctlHarness) drill() DrillInput {
 	child := input(h.t, drillRunbook)
 	child.Inputs = map[string]any{"bot": "bot-1"}
-	h.roster.register(child.Runbook.Name, child.RunbookHash)
+	h.roster.register(child.Runbook.Name, StartStatement(child).Definition)
 	return DrillInput{ScheduleID: "drill:rotate-keys:bot-1", Bot: "bot-1", Mode: DrillModeRotate, Child: child}
 }
 

@@ -146,7 +146,7 @@ func (h *harness) run(in IncidentInput) IncidentState {
 	h.t.Helper()
 	h.incident = in.IncidentID
 	if !h.adhoc {
-		h.register(in.Runbook.Name, in.RunbookHash)
+		h.register(in.Runbook.Name, StartStatement(in).Definition)
 	}
 	if in.Authorization == nil && !h.unsignedStart {
 		in.Authorization = h.startStatement(in, h.env.Now())
@@ -455,8 +455,9 @@ func (r *roster) startStatement(in IncidentInput, at time.Time) *authz.Signed {
 }
 
 func (r *roster) startStatementAs(as string, in IncidentInput, at time.Time) *authz.Signed {
-	return r.sign(as, authz.Statement{Verb: authz.VerbExec, Incident: in.IncidentID, Runbook: in.Runbook.Name,
-		RunbookHash: in.RunbookHash, Inputs: authz.StartHash(in.Inputs, in.Event), Trigger: in.Trigger, IssuedAt: at})
+	st := StartStatement(in)
+	st.IssuedAt = at
+	return r.sign(as, st)
 }
 
 // who is the verified one-line form of operator name (no second factor).

@@ -64,7 +64,7 @@ func TestRecordHistories(t *testing.T) {
 			id := "record-" + sc.name + "-" + suffix
 			in := sc.in
 			in.IncidentID = id
-			ros.register(in.Runbook.Name, in.RunbookHash)
+			ros.register(in.Runbook.Name, StartStatement(in).Definition)
 			if !sc.unsigned {
 				in.Authorization = ros.startStatement(in, time.Now())
 			}

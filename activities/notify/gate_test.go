@@ -59,16 +59,16 @@ steps:
 	}
 	in := workflows.IncidentInput{IncidentID: "inc-grid7", Runbook: rb, RunbookHash: "sha256:test", Trigger: "event"}
 	policy := authz.Policy{Operators: f.roster.Operators(), EngineKeys: []string{operatorkey.AuthorizedKey(f.engine.PublicKey(), "")},
-		Registered: map[string]string{in.RunbookHash: rb.Name}}
+		Registered: map[string]string{workflows.StartStatement(in).Definition: rb.Name}}
 	c, err := authz.Compile(policy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	live.Set(c, factorKey)
 	f.roster = c
-	signed, err := operatorkey.Sign(f.engine, authz.Statement{Verb: authz.VerbExec, Operator: authz.EngineName, Incident: in.IncidentID,
-		Runbook: rb.Name, RunbookHash: in.RunbookHash, Inputs: authz.StartHash(in.Inputs, in.Event), Trigger: "event",
-		IssuedAt: env.Now(), Expires: env.Now().Add(5 * time.Minute)})
+	start := workflows.StartStatement(in)
+	start.Operator, start.IssuedAt, start.Expires = authz.EngineName, env.Now(), env.Now().Add(5*time.Minute)
+	signed, err := operatorkey.Sign(f.engine, start)
 	if err != nil {
 		t.Fatal(err)
 	}

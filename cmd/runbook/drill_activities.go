@@ -73,9 +73,9 @@ func (da drillAuth) signStart(ctx context.Context, req workflows.DrillSignStartR
 		return authz.Signed{}, temporal.NewNonRetryableApplicationError("this worker has no engine key: drills cannot start their runbook", "NoEngineKey", nil)
 	}
 	now := time.Now().UTC()
-	return da.signEngine(authz.Statement{Verb: authz.VerbExec, Operator: authz.EngineName, Incident: req.Incident,
-		Runbook: req.Runbook, RunbookHash: req.RunbookHash, Definition: req.Definition, Inputs: req.Inputs, Trigger: "drill",
-		Comment: "drill " + req.Drill, IssuedAt: now, Expires: now.Add(engineStartTTL)})
+	st := req.Statement()
+	st.IssuedAt, st.Expires = now, now.Add(engineStartTTL)
+	return da.signEngine(st)
 }
 
 // drillSchedules makes the schedule calls of accepted drill changes: the

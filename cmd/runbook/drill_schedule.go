@@ -97,8 +97,8 @@ func newDrillScheduleCommand(g *globals) *cobra.Command {
 			// with; each run checks it, so it lives as long as the schedule
 			// should run unattended (re-run `drill schedule` to renew).
 			now := time.Now().UTC()
-			st := authz.Statement{Runbook: lr.Runbook.Name, RunbookHash: lr.Hash, Inputs: workflows.DrillStatementInputs(in),
-				IssuedAt: now, Expires: now.Add(valid.D())}
+			st := workflows.DrillScheduleStatement(in)
+			st.IssuedAt, st.Expires = now, now.Add(valid.D())
 			res, err := g.sendDrillChange(cmd.Context(), authz.VerbDrillSchedule,
 				workflows.DrillChangeRequest{Schedule: id, Drill: &in, Spec: spec}, st)
 			if err != nil {

@@ -171,7 +171,7 @@ func (c *Compiled) Authorize(req Request, sec Secrets) (Verified, error) {
 		}
 		if !c.Registered(req.Runbook, req.Definition) {
 			if !p.Adhoc {
-				return refuse(who, "runbook %s (definition %s) is not registered with the engine: running an ad-hoc file needs the adhoc permission", req.Runbook, req.Definition)
+				return refuse(who, "runbook %s (%s) is not registered with the engine: running an ad-hoc file needs the adhoc permission", req.Runbook, req.RunbookHash)
 			}
 			v.Adhoc = true
 		}
@@ -202,7 +202,7 @@ func (c *Compiled) Authorize(req Request, sec Secrets) (Verified, error) {
 			return refuse(who, "no role of %s (%s) may change drills", actor, strings.Join(co.op.Roles, ", "))
 		}
 		if req.Verb == VerbDrillSchedule && !c.Registered(req.Runbook, req.Definition) && !p.Adhoc {
-			return refuse(who, "runbook %s (definition %s) is not registered with the engine: a drill of an ad-hoc file needs the adhoc permission", req.Runbook, req.Definition)
+			return refuse(who, "runbook %s (%s) is not registered with the engine: a drill of an ad-hoc file needs the adhoc permission", req.Runbook, req.RunbookHash)
 		}
 	}
 	return v, nil
@@ -253,7 +253,7 @@ func (c *Compiled) engineMay(st Statement, req Request) string {
 			return fmt.Sprintf("the engine starts incidents from events, fleets and drills, not %q", req.Trigger)
 		}
 		if !c.Registered(req.Runbook, req.Definition) {
-			return fmt.Sprintf("runbook %s (definition %s) is not registered: the engine starts registered runbooks only", req.Runbook, req.Definition)
+			return fmt.Sprintf("runbook %s (%s) is not registered: the engine starts registered runbooks only", req.Runbook, req.RunbookHash)
 		}
 		if st.OnBehalfOf != "" {
 			return "an engine start is on nobody's behalf"

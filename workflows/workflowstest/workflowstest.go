@@ -68,11 +68,11 @@ func (r *Roster) Operator(name string, roles ...string) *Roster {
 // now): the engine's statement for event, fleet and drill triggers.
 func (r *Roster) Start(in *workflows.IncidentInput, now time.Time) {
 	r.t.Helper()
-	r.policy.Registered[in.RunbookHash] = in.Runbook.Name
+	st := workflows.StartStatement(*in)
+	r.policy.Registered[st.Definition] = in.Runbook.Name
 	r.apply()
-	in.Authorization = r.Sign(authz.EngineName, authz.Statement{Verb: authz.VerbExec, Incident: in.IncidentID,
-		Runbook: in.Runbook.Name, RunbookHash: in.RunbookHash, Inputs: authz.StartHash(in.Inputs, in.Event),
-		Trigger: in.Trigger, IssuedAt: now})
+	st.IssuedAt = now
+	in.Authorization = r.Sign(authz.EngineName, st)
 }
 
 // Sign signs st as operator as (issued at st.IssuedAt, valid 5 minutes).

@@ -36,13 +36,13 @@ func engineCheck(t *testing.T, key ssh.Signer, in workflows.IncidentInput, now t
 	t.Helper()
 	pol, err := authz.Compile(authz.Policy{
 		EngineKeys: []string{operatorkey.AuthorizedKey(key.PublicKey(), "engine")},
-		Registered: map[string]string{in.RunbookHash: in.Runbook.Name},
+		Registered: map[string]string{workflows.StartStatement(in).Definition: in.Runbook.Name},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pol.Authorize(authz.Request{Verb: authz.VerbExec, Incident: in.IncidentID, Runbook: in.Runbook.Name,
-		RunbookHash: in.RunbookHash, Inputs: authz.StartHash(in.Inputs, in.Event), Trigger: in.Trigger,
+		RunbookHash: in.RunbookHash, Definition: workflows.StartStatement(in).Definition, Inputs: authz.StartHash(in.Inputs, in.Event), Trigger: in.Trigger,
 		Now: now, Signed: in.Authorization}, nil)
 }
 
