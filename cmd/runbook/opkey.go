@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"gopkg.in/yaml.v3"
 
 	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/runbooks/authz"
@@ -106,7 +104,7 @@ func (g *globals) operatorID() (*operatorID, error) {
 			o.Comment = keyComment(string(b))
 		}
 	}
-	roster, _ := g.roster()
+	roster := g.roster()
 	for i := range roster {
 		if ownsKey(roster[i], o.Signer.PublicKey()) {
 			o.Entry = &roster[i]
@@ -143,22 +141,9 @@ func (o *operatorID) sign(st authz.Statement) (*authz.Signed, error) {
 // rosterName is the shape authz accepts for an operator name.
 var rosterName = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,63}$`)
 
-// localOperatorName is $USER made into a roster name, as `runbook dev`
-// names the local operator: lower case, other characters as '-', starting
-// with a letter, at most 64; "operator" when nothing is left.
-func localOperatorName() string {
-	n := notRosterChars.ReplaceAllString(strings.ToLower(strings.TrimSpace(os.Getenv("USER"))), "-")
-	n = strings.TrimLeft(n, "0123456789._-")
-	if len(n) > 64 {
-		n = n[:64]
-	}
-	if n == "" || n == authz.EngineName {
-		return "operator"
-	}
-	return n
-}
-
-var notRosterChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+// localOperatorName is $USER as a roster name, the way `runbook dev`
+// names the local operator (devOperatorName owns the rule).
+func localOperatorName() string { return devOperatorName(os.Getenv("USER")) }
 
 // commentName is the roster name a key comment suggests: the comment
 // itself, or its part before '@' ("alice@runbook-dev", as dev writes it).
@@ -189,25 +174,13 @@ func ownsKey(op authz.Operator, pub ssh.PublicKey) bool {
 	return false
 }
 
-// roster reads the operators: section of the config file, when there is
-// one the CLI can read. It is only used to say who you are: the worker's
-// copy is the one that decides. Decoded leniently on its own, so the CLI
-// needs no more of the engine's configuration than this section.
-func (g *globals) roster() ([]authz.Operator, error) {
-	path := pick(g.config, os.Getenv("RUNBOOK_CONFIG"))
-	if path == "" {
-		return nil, nil
+// roster is the config file's operators: section, when the CLI has the
+// config. It is only used to say who you are: the worker's copy is the one
+// that decides.
+func (g *globals) roster() []authz.Operator {
+	var out []authz.Operator
+	for _, o := range g.mustCfg().Operators {
+		out = append(out, o.Operator)
 	}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		Operators []authz.Operator `yaml:"operators"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return doc.Operators, nil
+	return out
 }
