@@ -246,7 +246,7 @@ func (r *run) validateDecision(ctx workflow.Context, d Decision, verb authz.Verb
 		return nil, err
 	}
 	if r.authzOn {
-		_, err := r.validate(r.decisionRequest(ctx, g, d, verb), func(v authz.Verified) error { return r.singleUse(v, d, g) })
+		_, err := r.check(r.decisionRequest(ctx, g, d, verb), func(v authz.Verified) error { return r.singleUse(v, d, g) })
 		return g, err
 	}
 	if allowed, listed := r.in.Approvers[g.group]; listed && !slices.Contains(allowed, d.Identity) {

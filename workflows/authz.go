@@ -74,24 +74,9 @@ func (r *run) check(req authz.Request, extra func(authz.Verified) error) (authz.
 	}
 	if extra != nil {
 		if err := extra(v); err != nil {
-			return authz.Verified{}, refusalOf(req, err)
-		}
-	}
-	return v, nil
-}
-
-// validate is check for Update validators. A refusal by the run's own
-// rules (extra) is reported to the authorizer's refusal hook when it has
-// one (authz.Live.Refused): a refused Update leaves no history, so that
-// report is its only record. The authorizer reports its own refusals.
-func (r *run) validate(req authz.Request, extra func(authz.Verified) error) (authz.Verified, error) {
-	v, err := r.authz.Authorize(req)
-	if err != nil {
-		return authz.Verified{}, refusalOf(req, err)
-	}
-	if extra != nil {
-		if err := extra(v); err != nil {
 			rf := refusalOf(req, err)
+			// The authorizer accepted it, so it has not reported it: a
+			// validator's refusal leaves no history, the report is its record.
 			if rep, ok := r.authz.(interface {
 				Refused(authz.Request, *authz.Refusal)
 			}); ok {

@@ -198,7 +198,7 @@ func (r *run) registerHandlers(ctx workflow.Context) error {
 				return err
 			}
 			if r.authzOn {
-				_, err := r.validate(r.abortRequest(ctx, d), func(v authz.Verified) error { return r.singleUse(v, d, nil) })
+				_, err := r.check(r.abortRequest(ctx, d), func(v authz.Verified) error { return r.singleUse(v, d, nil) })
 				return err
 			}
 			return nil

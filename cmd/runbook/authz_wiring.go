@@ -20,10 +20,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/events/audit"
+	"github.com/keyresponse/runbook/events/ingest"
 	"github.com/keyresponse/runbook/events/ingest/temporalstart"
 	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/runbooks"
@@ -57,6 +59,10 @@ type authzSource struct {
 	dev bool
 	// dirs are the runbook directories whose files are registered.
 	dirs []string
+	// books, when set, are registered too: the runbooks the trigger
+	// consumer and incident.start_many start from (the worker's are the
+	// shipped ones and dirs; a test's dev stack passes its own).
+	books func() []ingest.LoadedRunbook
 	// smsCodeKey is the SMS approval-code key (sms.go smsCommon's).
 	smsCodeKey []byte
 	// needEngineKey refuses a worker without an engine key (the trigger
@@ -156,6 +162,11 @@ func (rt *authzRuntime) compile(cfg *config.Config) (*authz.Compiled, authz.Secr
 	registered, err := registeredRunbooks(rt.src.dirs)
 	if err != nil {
 		return nil, nil, err
+	}
+	if rt.src.books != nil {
+		for _, b := range rt.src.books() {
+			registered[b.Hash] = b.Runbook.Name
+		}
 	}
 	p := authz.Policy{Operators: ops, Roles: cfg.Roles, Registered: registered, MaxAge: cfg.Authz.MaxAge.D()}
 	if rt.engine != nil {
@@ -473,4 +484,13 @@ func (ra *refusalAudit) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// wireWorker gives the worker's other users of the roster their live view:
+// the SMS webhook relays replies signed with the engine key, and
+// notify.ask_approvers texts the operators who may answer a gate. Called
+// by both worker setups once the worker exists, before the webhook.
+func (rt *authzRuntime) wireWorker(w worker.Worker, s *smsSetup) {
+	s.useAuthz(rt.live, rt.engine)
+	s.registerAskApprovers(w, rt.live)
 }

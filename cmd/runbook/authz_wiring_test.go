@@ -299,3 +299,21 @@ func TestRefusalsAreAuditedWithoutBlocking(t *testing.T) {
 	close(stuck.block)
 	rt.stop()
 }
+
+// `runbook config check` names the file and field of a roster mistake, and
+// refuses the old approvers key saying how to migrate.
+func TestConfigCheckNamesRosterProblems(t *testing.T) {
+	dir := t.TempDir()
+	_, line := newKey(t, filepath.Join(dir, "alice"))
+	file := filepath.Join(dir, "runbook.yaml")
+	src := "allow_insecure: [no_operators]\napprovers: {oncall: [alice]}\noperators: [{name: alice, keys: [\"" + line + "\"], roles: [approvr]}]\n"
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := (cli{t: t, home: dir}).run("config", "check", file)
+	for _, want := range []string{file + `: operators[0] (alice).roles[0]: unknown role "approvr"`, file + ": approvers: replaced by operators with roles"} {
+		if r.code == 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("exit %d, output %q; want %q", r.code, r.stdout, want)
+		}
+	}
+}

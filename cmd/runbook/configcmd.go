@@ -16,8 +16,8 @@ func newConfigCommand(g *globals) *cobra.Command {
 		Long: `check reports, each with its field: unknown fields (with their line), bad values and
 broken references; transport files (TLS, NATS creds / nkey) that cannot be read; and what is
 unsafe in production: plaintext Temporal or NATS to a non-loopback address, Vault over http,
-no approver groups. A lab accepts an unsafe setting by naming it in allow_insecure
-(temporal_plaintext, nats_plaintext, vault_http, no_approvers); runbook worker runs the same
+no operators. A lab accepts an unsafe setting by naming it in allow_insecure
+(temporal_plaintext, nats_plaintext, vault_http, no_operators); runbook worker runs the same
 safety check at start.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -32,7 +32,7 @@ safety check at start.`,
 			if len(probs) > 0 {
 				return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s) in %s", len(probs), args[0])}
 			}
-			fmt.Fprintf(g.stdout, "%s: OK (%d exchange account(s), %d bot(s), %d on-call people)\n", args[0], len(cfg.Exchanges), len(cfg.Bots), len(cfg.Oncall.People))
+			fmt.Fprintf(g.stdout, "%s: OK (%d operator(s), %d exchange account(s), %d bot(s), %d on-call people)\n", args[0], len(cfg.Operators), len(cfg.Exchanges), len(cfg.Bots), len(cfg.Oncall.People))
 			return nil
 		},
 	})

@@ -190,7 +190,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
-	if s.authz, err = buildAuthz(authzSource{file: o.cfgFile, cfg: cfg, home: o.home, dev: true, dirs: o.runbookDirs,
+	if s.authz, err = buildAuthz(authzSource{file: o.cfgFile, cfg: cfg, home: o.home, dev: true, dirs: o.runbookDirs, books: o.books,
 		smsCodeKey: s.sms.codeKey, logger: es.logger}); err != nil {
 		return nil, err
 	}
@@ -247,7 +247,8 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz, s.sms)
+	s.worker = newWorker(s.client, o.taskQueue, reg, s.authz.live)
+	s.authz.wireWorker(s.worker, s.sms)
 	s.events.wireAudit(reg, s.worker, s.metrics)
 	registerDrill(s.worker, s.client, s.rehearsals, drillAuth{authorizer: s.authz.live, signEngine: s.authz.signer()})
 	if o.register != nil {

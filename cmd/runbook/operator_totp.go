@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +22,7 @@ the same disk as your key is one factor, not two; in production enroll the secre
 authenticator app or hardware token and keep no copy. The secret itself is never printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := pick(file, filepath.Join(g.homeDir(), "operator", "totp"))
+			path := pick(file, devOperatorTOTP(g.homeDir()))
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return fmt.Errorf("TOTP secret: %w", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -47,9 +46,7 @@ func (g *globals) operatorKeyPath() string {
 	return pick(g.keyFile, os.Getenv("RUNBOOK_OPERATOR_KEY"), g.defaultOperatorKey())
 }
 
-func (g *globals) defaultOperatorKey() string {
-	return filepath.Join(g.homeDir(), "operator", "id_ed25519")
-}
+func (g *globals) defaultOperatorKey() string { return devOperatorKey(g.homeDir()) }
 
 // operatorPublicKey is the public half of the selected key, read from the
 // .pub file (so printing a roster line needs neither the private key nor
@@ -141,8 +138,8 @@ func (o *operatorID) sign(st authz.Statement) (*authz.Signed, error) {
 // rosterName is the shape authz accepts for an operator name.
 var rosterName = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,63}$`)
 
-// localOperatorName is $USER as a roster name, the way `runbook dev`
-// names the local operator (devOperatorName owns the rule).
+// localOperatorName is $USER made into a roster name, exactly as
+// `runbook dev` names the local operator (devOperatorName).
 func localOperatorName() string { return devOperatorName(os.Getenv("USER")) }
 
 // commentName is the roster name a key comment suggests: the comment

@@ -18,6 +18,7 @@ import (
 	"github.com/keyresponse/runbook/cmd/runbook/config"
 	"github.com/keyresponse/runbook/integrations/observability"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
+	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
 )
 
@@ -139,13 +140,10 @@ func dialWith(ctx context.Context, tr temporalTransport, hostPort, namespace, id
 // newWorker registers the interpreter workflow and every action on the task
 // queue. The same wiring serves `runbook dev` and `runbook worker`.
 // az is the worker's live authorization (authz_wiring.go): the interpreter's
-// validators and start check ask it, notify.ask_approvers texts its roster,
-// and the SMS webhook relays replies signed with its engine key.
-func newWorker(c client.Client, taskQueue string, reg *activities.Registry, az *authzRuntime, smsS *smsSetup) worker.Worker {
+// validators and start check ask it; authzRuntime.wireWorker adds the rest.
+func newWorker(c client.Client, taskQueue string, reg *activities.Registry, az authz.Authorizer) worker.Worker {
 	w := worker.New(c, taskQueue, worker.Options{})
-	workflows.Register(w, az.live)
+	workflows.Register(w, az)
 	reg.RegisterWith(w)
-	smsS.useAuthz(az.live, az.engine)
-	smsS.registerAskApprovers(w, az.live)
 	return w
 }

@@ -118,7 +118,8 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 			if err != nil {
 				return err
 			}
-			w := newWorker(c, ep.TaskQueue, reg, az, smsS)
+			w := newWorker(c, ep.TaskQueue, reg, az.live)
+			az.wireWorker(w, smsS)
 			events.wireAudit(reg, w, metrics)
 			// No simulator here: rehearse drills report that they need one.
 			registerDrill(w, c, nil, drillAuth{authorizer: az.live, signEngine: az.signer()})

@@ -79,9 +79,10 @@ func (l *Live) Authorize(req Request) (Verified, error) {
 	return v, err
 }
 
-// Refused reports a refusal the caller made on top of the policy (an
-// incident's own single-use rules: a spent nonce, the same operator twice
-// at one gate), so it is recorded like the policy's own (OnRefusal).
+// Refused tells OnRefusal of a refusal made on top of the policy — the
+// workflow's single-use rules (a statement or TOTP step already used in the
+// run, one operator answering a gate twice) — so it is recorded like the
+// policy's own.
 func (l *Live) Refused(req Request, r *Refusal) {
 	if l.OnRefusal != nil && r != nil {
 		l.OnRefusal(req, r)
