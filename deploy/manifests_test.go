@@ -38,6 +38,9 @@ var externalSecrets = map[string][]string{
 	// (RUNBOOK_PAYLOAD_KEY_FILE) and audit-record HMACs (audit.keys_file).
 	"runbook-payload-keys": {"payload-keys"},
 	"runbook-audit-keys":   {"audit-keys"},
+	// The engine's ed25519 key (config engine_key_file): signs the
+	// incidents events and fleets start.
+	"runbook-engine-key": {"engine-key"},
 }
 
 // searchAttributes are the Keyword search attributes incidents carry

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/keyresponse/runbook/runbooks"
 	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
@@ -173,16 +174,35 @@ func (r *run) refused(ctx workflow.Context, rf authz.Refusal, step string) {
 		Attrs: map[string]string{"verb": string(rf.Verb), "operator": rf.Operator, "reason": rf.Reason}})
 }
 
+// StartStatement is what the statement allowing in's start must say: every
+// starter (exec, the engine's event and fleet starts, drills) signs it with
+// its own operator, times and nonce, and the workflow checks the start
+// against the same binding, computed from its own input.
+func StartStatement(in IncidentInput) authz.Statement {
+	return authz.Statement{
+		Verb:        authz.VerbExec,
+		Incident:    in.IncidentID,
+		Runbook:     in.Runbook.Name,
+		RunbookHash: in.RunbookHash,
+		Definition:  runbooks.DefinitionDigest(in.Runbook, in.Actions),
+		Inputs:      authz.StartHash(in.Inputs, in.Event),
+		Trigger:     in.Trigger,
+	}
+}
+
 // startRequest is the exec check of this incident's start: what runs, as
-// the input says, and the statement that allows it.
+// the input says (the definition digest computed here, not taken from the
+// statement), and the statement that allows it.
 func (r *run) startRequest(ctx workflow.Context) authz.Request {
+	st := StartStatement(r.in)
 	return authz.Request{
 		Verb:        authz.VerbExec,
-		Incident:    r.in.IncidentID,
-		Runbook:     r.in.Runbook.Name,
-		RunbookHash: r.in.RunbookHash,
-		Inputs:      authz.StartHash(r.in.Inputs, r.in.Event),
-		Trigger:     r.in.Trigger,
+		Incident:    st.Incident,
+		Runbook:     st.Runbook,
+		RunbookHash: st.RunbookHash,
+		Definition:  st.Definition,
+		Inputs:      st.Inputs,
+		Trigger:     st.Trigger,
 		Now:         workflow.Now(ctx),
 		Signed:      r.in.Authorization,
 	}

@@ -102,7 +102,8 @@ type DrillSignStartRequest struct {
 	Incident    string `json:"incident"`
 	Runbook     string `json:"runbook"`
 	RunbookHash string `json:"runbook_hash"`
-	Inputs      string `json:"inputs"` // authz.StartHash(child inputs, child event)
+	Definition  string `json:"definition"` // runbooks.DefinitionDigest of the child
+	Inputs      string `json:"inputs"`     // authz.StartHash(child inputs, child event)
 }
 
 // DrillFinding is one hygiene finding.
@@ -298,8 +299,9 @@ func (d *drill) execute(ctx, actx workflow.Context) {
 		// The child checks its own start like any incident: the engine
 		// vouches for it, having checked the operator's statement above.
 		var signed authz.Signed
-		req := DrillSignStartRequest{Drill: d.id, Incident: childID, Runbook: child.Runbook.Name,
-			RunbookHash: child.RunbookHash, Inputs: authz.StartHash(child.Inputs, child.Event)}
+		st := StartStatement(child)
+		req := DrillSignStartRequest{Drill: d.id, Incident: childID, Runbook: st.Runbook,
+			RunbookHash: st.RunbookHash, Definition: st.Definition, Inputs: st.Inputs}
 		if err := workflow.ExecuteActivity(actx, DrillSignStartActivity, req).Get(ctx, &signed); err != nil {
 			d.fail("sign the start of %s: %s", childID, cause(err))
 			return

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/keyresponse/runbook/runbooks"
 	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
@@ -163,6 +164,7 @@ func drillAuthzRequest(verb authz.Verb, schedule string, d *DrillInput, signed *
 	req := authz.Request{Verb: verb, Schedule: schedule, Now: now, Signed: signed}
 	if verb == authz.VerbDrillSchedule && d != nil {
 		req.Runbook, req.RunbookHash, req.Inputs = d.Child.Runbook.Name, d.Child.RunbookHash, DrillStatementInputs(*d)
+		req.Definition = runbooks.DefinitionDigest(d.Child.Runbook, d.Child.Actions)
 	}
 	return req
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/runbooks"
 	"github.com/keyresponse/runbook/runbooks/authz"
+	"github.com/keyresponse/runbook/workflows"
 )
 
 // Who may act, as the worker knows it. The engine is wired twice (worker.go,
@@ -98,6 +99,10 @@ func buildAuthz(src authzSource) (*authzRuntime, error) {
 		src.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	rt := &authzRuntime{live: &authz.Live{}, src: src}
+	if os.Getenv("RUNBOOK_APPROVERS") != "" {
+		// The name list is gone; saying so beats silently ignoring it.
+		src.logger.Warn("RUNBOOK_APPROVERS is no longer read: who may approve is the config's operators and roles (docs/security.md)")
+	}
 	var err error
 	if src.dev {
 		if rt.devOp, err = provisionDevOperator(src.home); err != nil {
@@ -165,7 +170,9 @@ func (rt *authzRuntime) compile(cfg *config.Config) (*authz.Compiled, authz.Secr
 	}
 	if rt.src.books != nil {
 		for _, b := range rt.src.books() {
-			registered[b.Hash] = b.Runbook.Name
+			if err := register(registered, &b.Runbook); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	p := authz.Policy{Operators: ops, Roles: cfg.Roles, Registered: registered, MaxAge: cfg.Authz.MaxAge.D()}
@@ -253,8 +260,10 @@ func (s *staticSecrets) TOTPSecret(op string) ([]byte, bool) {
 
 func (s *staticSecrets) SMSCodeKey() []byte { return s.sms }
 
-// registeredRunbooks maps the content hash of every runbook the worker
-// knows — shipped, and every file of dirs — to its name.
+// registeredRunbooks maps the definition digest of every runbook the worker
+// knows — shipped, and every file of dirs — to its name. The digest covers
+// the parsed definition and the action metadata a starter resolves for it,
+// which is what the workflow hashes from its input at its start check.
 func registeredRunbooks(dirs []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, s := range runbooks.Shipped() {
@@ -262,7 +271,9 @@ func registeredRunbooks(dirs []string) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[lr.Hash] = lr.Runbook.Name
+		if err := register(out, lr.Runbook); err != nil {
+			return nil, err
+		}
 	}
 	for _, dir := range dirs {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.y*ml"))
@@ -275,10 +286,22 @@ func registeredRunbooks(dirs []string) (map[string]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			out[lr.Hash] = lr.Runbook.Name
+			if err := register(out, lr.Runbook); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
+}
+
+// register adds rb under its definition digest.
+func register(out map[string]string, rb *runbooks.Runbook) error {
+	actions, err := resolveActions(rb)
+	if err != nil {
+		return err
+	}
+	out[runbooks.DefinitionDigest(*rb, actions)] = rb.Name
+	return nil
 }
 
 // Where `runbook dev` keeps the local operator and the engine key.
@@ -493,4 +516,26 @@ func (ra *refusalAudit) run(ctx context.Context) {
 func (rt *authzRuntime) wireWorker(w worker.Worker, s *smsSetup) {
 	s.useAuthz(rt.live, rt.engine)
 	s.registerAskApprovers(w, rt.live)
+}
+
+// signStartAsDevOperator signs in's start (trigger manual) with the key of
+// the operator `runbook dev` provisioned: for the bench, which starts
+// incidents straight through the SDK as an operator would through exec.
+func (rt *authzRuntime) signStartAsDevOperator(in *workflows.IncidentInput) error {
+	if rt == nil || rt.devOp == nil {
+		return errors.New("no dev operator: only runbook dev's stack can sign as the local operator")
+	}
+	s, err := operatorkey.Load(rt.devOp.keyFile)
+	if err != nil {
+		return err
+	}
+	st := workflows.StartStatement(*in)
+	now := time.Now().UTC()
+	st.Operator, st.IssuedAt, st.Expires = rt.devOp.op.Name, now, now.Add(statementTTL)
+	signed, err := operatorkey.Sign(s, st)
+	if err != nil {
+		return err
+	}
+	in.Authorization = &signed
+	return nil
 }

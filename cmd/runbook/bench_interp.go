@@ -35,6 +35,9 @@ func benchInterp(ctx context.Context, e *benchEnv, n int) ([]benchRow, error) {
 		in := workflows.IncidentInput{IncidentID: id, Runbook: lr.Runbook, RunbookHash: lr.Hash, Actions: actions,
 			Inputs:  map[string]any{"bot": b.ID, "key_id": b.Key.ID, "severity": "high", "host_suspect": false, "force_exit": false},
 			Trigger: "manual", StartedBy: "runbook-bench", Audit: audit}
+		if err := e.stack.authz.signStartAsDevOperator(&in); err != nil {
+			return 0, err
+		}
 		t0 := time.Now()
 		run, err := e.stack.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tq}, workflows.IncidentWorkflowName, in)
 		if err != nil {

@@ -74,7 +74,7 @@ func (da drillAuth) signStart(ctx context.Context, req workflows.DrillSignStartR
 	}
 	now := time.Now().UTC()
 	return da.signEngine(authz.Statement{Verb: authz.VerbExec, Operator: authz.EngineName, Incident: req.Incident,
-		Runbook: req.Runbook, RunbookHash: req.RunbookHash, Inputs: req.Inputs, Trigger: "drill",
+		Runbook: req.Runbook, RunbookHash: req.RunbookHash, Definition: req.Definition, Inputs: req.Inputs, Trigger: "drill",
 		Comment: "drill " + req.Drill, IssuedAt: now, Expires: now.Add(engineStartTTL)})
 }
 

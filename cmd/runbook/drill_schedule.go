@@ -84,10 +84,14 @@ func newDrillScheduleCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("runbook %s cannot run as a drill: %w", book, err)
 			}
+			actions, err := resolveActions(lr.Runbook)
+			if err != nil {
+				return err
+			}
 			id := workflows.DrillScheduleID(lr.Runbook.Name, bot)
 			in := workflows.DrillInput{ScheduleID: id, Bot: bot, Mode: mode, MaxAge: maxAge, UnusedFor: unusedFor,
 				RevokeUnused: revokeUnused, Child: workflows.IncidentInput{Runbook: *lr.Runbook, RunbookHash: lr.Hash,
-					Inputs: vals, Actions: catalog().Meta(actionNames(lr.Runbook)),
+					Inputs: vals, Actions: actions,
 					Trigger: "drill", Audit: true}}
 			// The statement binds what every run of the schedule starts
 			// with; each run checks it, so it lives as long as the schedule

@@ -123,10 +123,14 @@ func TestE2E_DrillChangesNeedTheDrillRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	actions, err := resolveActions(lr.Runbook)
+	if err != nil {
+		t.Fatal(err)
+	}
 	forged := workflows.DrillScheduleID("rotate-keys", "bot-x")
 	in := workflows.DrillInput{ScheduleID: forged, Bot: "bot-x", Mode: workflows.DrillModeRotate, RevokeUnused: true,
 		Child: workflows.IncidentInput{Runbook: *lr.Runbook, RunbookHash: lr.Hash, Inputs: map[string]any{"bot": "bot-x"},
-			Actions: catalog().Meta(actionNames(lr.Runbook)), Trigger: "drill", Audit: true}}
+			Actions: actions, Trigger: "drill", Audit: true}}
 	_, err = stack.client.ScheduleClient().Create(context.Background(), client.ScheduleOptions{ID: forged,
 		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 24 * time.Hour}}},
 		Action:  &client.ScheduleWorkflowAction{ID: forged, Workflow: workflows.DrillWorkflowName, Args: []any{in}, TaskQueue: "runbook"},

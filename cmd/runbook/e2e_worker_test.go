@@ -16,6 +16,7 @@ import (
 	xchg "github.com/keyresponse/runbook/integrations/exchange"
 	"github.com/keyresponse/runbook/integrations/exchangesim"
 	"github.com/keyresponse/runbook/integrations/natsdev"
+	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/integrations/secrets"
 	"github.com/keyresponse/runbook/integrations/sms/twiliosim"
 	"github.com/keyresponse/runbook/integrations/temporalcodec"
@@ -101,15 +102,19 @@ func startExternalStack(t *testing.T) *externalStack {
 
 	// The documented config file; secrets only as references.
 	s.config = filepath.Join(s.home, "runbook.yaml")
-	// allow_insecure: the test answers no gate, so it names no operators;
-	// everything else is on loopback, which config check accepts. The
-	// engine key signs the consumer's starts.
+	// Everything is on loopback, which config check accepts. The roster is
+	// one responder whose key is where the CLI looks by default; the engine
+	// key signs the consumer's starts.
 	engineKey := filepath.Join(s.home, "engine-key")
 	if _, err := provisionEngineKey(engineKey); err != nil {
 		t.Fatal(err)
 	}
+	op, err := operatorkey.Generate(devOperatorKey(s.home), "oncall")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`home: %s
-allow_insecure: [no_operators]
+operators: [{name: oncall, keys: [%q], roles: [responder]}]
 engine_key_file: %s
 temporal: {address: %q, namespace: default, task_queue: ext}
 nats: {url: %q}
@@ -132,7 +137,7 @@ bots:
 oncall:
   people: [{name: dana, phone: "+15550100007", role: primary}]
   twilio: {from: "+15550109999", base_url: %q}
-`, s.home, engineKey, s.temporal.HostPort(), s.nats.URL(), keyringFile(s.home), auditKeysFile(s.home), filepath.Join(s.home, "secrets"), acct.BaseURL,
+`, s.home, operatorkey.AuthorizedKey(op.PublicKey(), "oncall"), engineKey, s.temporal.HostPort(), s.nats.URL(), keyringFile(s.home), auditKeysFile(s.home), filepath.Join(s.home, "secrets"), acct.BaseURL,
 		s.bot.URL(), subAccountRef("binance", acct.Sub), demoBotIP, secretsFile, demoBotIP, s.sms.URL())
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/keyresponse/runbook/events/ingest/temporalstart"
 	"github.com/keyresponse/runbook/runbooks"
 	"github.com/keyresponse/runbook/runbooks/authz"
 	"github.com/keyresponse/runbook/workflows"
@@ -112,6 +113,10 @@ func (g *globals) incidentInput(ref string, inputs []string, eventFile, id strin
 	if err != nil {
 		return workflows.IncidentInput{}, err
 	}
+	actions, err := resolveActions(lr.Runbook)
+	if err != nil {
+		return workflows.IncidentInput{}, err
+	}
 	var event map[string]any
 	if eventFile != "" {
 		b, err := os.ReadFile(eventFile)
@@ -131,7 +136,7 @@ func (g *globals) incidentInput(ref string, inputs []string, eventFile, id strin
 		RunbookHash: lr.Hash,
 		Inputs:      vals,
 		Event:       event,
-		Actions:     catalog().Meta(actionNames(lr.Runbook)),
+		Actions:     actions,
 		Trigger:     "manual",
 		Audit:       true,
 		StartedBy:   g.operator(),
@@ -147,14 +152,7 @@ func (g *globals) signStart(in *workflows.IncidentInput) (*operatorID, error) {
 	if err != nil {
 		return nil, err
 	}
-	signed, err := op.sign(authz.Statement{
-		Verb:        authz.VerbExec,
-		Incident:    in.IncidentID,
-		Runbook:     in.Runbook.Name,
-		RunbookHash: in.RunbookHash,
-		Inputs:      authz.StartHash(in.Inputs, in.Event),
-		Trigger:     in.Trigger,
-	})
+	signed, err := op.sign(workflows.StartStatement(*in))
 	if err != nil {
 		return nil, err
 	}
@@ -210,29 +208,12 @@ func defaultIncidentID(runbook string, inputs map[string]any) string {
 	return runbook + ":" + uuid.NewString()
 }
 
-// actionNames lists every action a runbook can call, compensations included.
-func actionNames(rb *runbooks.Runbook) []string {
-	var names []string
-	var walk func([]runbooks.Step)
-	walk = func(steps []runbooks.Step) {
-		for _, s := range steps {
-			if s.Action != "" {
-				names = append(names, s.Action)
-			}
-			if s.Compensate != nil {
-				names = append(names, s.Compensate.Action)
-			}
-			walk(s.Parallel)
-		}
-	}
-	walk(rb.Steps)
-	reg := catalog()
-	for _, n := range names {
-		if spec, ok := reg.Action(n); ok && spec.Compensation != nil {
-			names = append(names, spec.Compensation.Action)
-		}
-	}
-	return names
+// resolveActions is the action metadata a start carries for rb: the same
+// resolution the trigger consumer and the worker's registry use
+// (temporalstart.ResolveActions), so a manual start of a registered runbook
+// has the definition digest the worker registered.
+func resolveActions(rb *runbooks.Runbook) (map[string]runbooks.ActionMeta, error) {
+	return temporalstart.ResolveActions(*rb, catalog())
 }
 
 // startIncident starts the interpreter workflow. The workflow id is the

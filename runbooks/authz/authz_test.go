@@ -184,14 +184,14 @@ func TestRefusals(t *testing.T) {
 			return authz.Request{Verb: authz.VerbAbort, Incident: "inc", Run: "run-1", Now: now, Signed: sign(t, f.alice.signer, st)}
 		}, "may abort"},
 		{"ad-hoc exec without adhoc", func() authz.Request {
-			st := authz.Statement{Verb: authz.VerbExec, Operator: "bob", Incident: "inc", Runbook: "evil", RunbookHash: "sha256:ff",
+			st := authz.Statement{Verb: authz.VerbExec, Operator: "bob", Incident: "inc", Runbook: "evil", Definition: "sha256:ff",
 				Inputs: "h", Trigger: "manual", IssuedAt: now, Expires: now.Add(time.Minute)}
-			return authz.Request{Verb: authz.VerbExec, Incident: "inc", Runbook: "evil", RunbookHash: "sha256:ff", Inputs: "h", Trigger: "manual", Now: now, Signed: sign(t, f.bob.signer, st)}
+			return authz.Request{Verb: authz.VerbExec, Incident: "inc", Runbook: "evil", Definition: "sha256:ff", Inputs: "h", Trigger: "manual", Now: now, Signed: sign(t, f.bob.signer, st)}
 		}, "not registered with the engine"},
 		{"operator claims an event start", func() authz.Request {
-			st := authz.Statement{Verb: authz.VerbExec, Operator: "bob", Incident: "inc", Runbook: "contain-key-breach", RunbookHash: "sha256:aa",
+			st := authz.Statement{Verb: authz.VerbExec, Operator: "bob", Incident: "inc", Runbook: "contain-key-breach", Definition: "sha256:aa",
 				Trigger: "event", IssuedAt: now, Expires: now.Add(time.Minute)}
-			return authz.Request{Verb: authz.VerbExec, Incident: "inc", Runbook: "contain-key-breach", RunbookHash: "sha256:aa", Trigger: "event", Now: now, Signed: sign(t, f.bob.signer, st)}
+			return authz.Request{Verb: authz.VerbExec, Incident: "inc", Runbook: "contain-key-breach", Definition: "sha256:aa", Trigger: "event", Now: now, Signed: sign(t, f.bob.signer, st)}
 		}, "by hand"},
 		{"engine approves on its own", func() authz.Request {
 			return approveReq(sign(t, f.engine.signer, approveStmt(authz.EngineName)))
@@ -215,9 +215,9 @@ func TestRefusals(t *testing.T) {
 func TestExecOfRegisteredAndAdhocRunbooks(t *testing.T) {
 	f := newFixture(t)
 	exec := func(s person, op, name, hash string) (authz.Verified, error) {
-		st := authz.Statement{Verb: authz.VerbExec, Operator: op, Incident: "inc", Runbook: name, RunbookHash: hash, Inputs: "h",
+		st := authz.Statement{Verb: authz.VerbExec, Operator: op, Incident: "inc", Runbook: name, Definition: hash, Inputs: "h",
 			Trigger: "manual", IssuedAt: now, Expires: now.Add(time.Minute)}
-		return f.c.Authorize(authz.Request{Verb: authz.VerbExec, Incident: "inc", Runbook: name, RunbookHash: hash, Inputs: "h",
+		return f.c.Authorize(authz.Request{Verb: authz.VerbExec, Incident: "inc", Runbook: name, Definition: hash, Inputs: "h",
 			Trigger: "manual", Now: now, Signed: sign(t, s.signer, st)}, f.sec)
 	}
 	if v, err := exec(f.bob, "bob", "contain-key-breach", "sha256:aa"); err != nil || v.Adhoc {

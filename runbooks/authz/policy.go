@@ -34,9 +34,10 @@ type Policy struct {
 	Roles map[string]Role `json:"roles,omitempty"`
 	// EngineKeys are the engine's own public keys (its signing key's).
 	EngineKeys []string `json:"engine_keys,omitempty"`
-	// Registered maps the content hash ("sha256:…") of every runbook the
-	// worker knows — shipped or from its configured directories — to its
-	// name. Any other definition is ad hoc.
+	// Registered maps the definition digest (runbooks.DefinitionDigest of
+	// the parsed definition and its resolved action metadata) of every
+	// runbook the worker knows — shipped or from its configured directories
+	// — to its name. Any other definition is ad hoc, whatever it is called.
 	Registered map[string]string `json:"registered,omitempty"`
 	// MaxAge bounds Expires-IssuedAt of a statement (default
 	// DefaultMaxAge); drill.schedule statements may live MaxDrillAge.
@@ -195,9 +196,10 @@ func (c *Compiled) Approvers(group string) []Operator {
 	return out
 }
 
-// Registered reports whether hash is a runbook the worker knows, by name.
-func (c *Compiled) Registered(name, hash string) bool {
-	n, ok := c.p.Registered[hash]
+// Registered reports whether definition (a DefinitionDigest) is a runbook
+// the worker knows under name.
+func (c *Compiled) Registered(name, definition string) bool {
+	n, ok := c.p.Registered[definition]
 	return ok && n == name
 }
 

@@ -30,10 +30,13 @@ type Statement struct {
 	// runs: the definition's sha256 and StartHash of inputs and event.
 	Runbook     string `json:"runbook,omitempty"`
 	RunbookHash string `json:"runbook_hash,omitempty"`
-	Inputs      string `json:"inputs,omitempty"`
-	Trigger     string `json:"trigger,omitempty"`  // exec: manual, event, fleet, drill
-	Schedule    string `json:"schedule,omitempty"` // drill verbs
-	Comment     string `json:"comment,omitempty"`
+	// Definition is runbooks.DefinitionDigest of the definition and action
+	// metadata that run: what the worker registers runbooks by.
+	Definition string `json:"definition,omitempty"`
+	Inputs     string `json:"inputs,omitempty"`
+	Trigger    string `json:"trigger,omitempty"`  // exec: manual, event, fleet, drill
+	Schedule   string `json:"schedule,omitempty"` // drill verbs
+	Comment    string `json:"comment,omitempty"`
 	// Evidence is the sha256 of a manual evidence payload.
 	Evidence string    `json:"evidence,omitempty"`
 	IssuedAt time.Time `json:"issued_at"`

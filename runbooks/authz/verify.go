@@ -19,13 +19,15 @@ type Request struct {
 	SecondFactor string
 	// FactorIssuedAt is when the gate texted its SMS codes.
 	FactorIssuedAt time.Time
-	// exec and drill: what is starting.
-	Runbook, RunbookHash, Inputs string
-	Trigger                      string // exec: manual, event, fleet, drill
-	Schedule                     string
-	Evidence                     string // evidence: DataHash of the payload
-	Now                          time.Time
-	Signed                       *Signed
+	// exec and drill: what is starting. Definition is computed by the
+	// checker from what will run (runbooks.DefinitionDigest), never copied
+	// from the statement; RunbookHash is the source file's hash, as recorded.
+	Runbook, RunbookHash, Definition, Inputs string
+	Trigger                                  string // exec: manual, event, fleet, drill
+	Schedule                                 string
+	Evidence                                 string // evidence: DataHash of the payload
+	Now                                      time.Time
+	Signed                                   *Signed
 }
 
 // Verified is who did something, as proven. It is what history, the audit
@@ -167,9 +169,9 @@ func (c *Compiled) Authorize(req Request, sec Secrets) (Verified, error) {
 		if !p.CanExec(req.Runbook) {
 			return refuse(who, "no role of %s (%s) may exec runbook %s", actor, strings.Join(co.op.Roles, ", "), req.Runbook)
 		}
-		if !c.Registered(req.Runbook, req.RunbookHash) {
+		if !c.Registered(req.Runbook, req.Definition) {
 			if !p.Adhoc {
-				return refuse(who, "runbook %s (%s) is not registered with the engine: running an ad-hoc file needs the adhoc permission", req.Runbook, req.RunbookHash)
+				return refuse(who, "runbook %s (definition %s) is not registered with the engine: running an ad-hoc file needs the adhoc permission", req.Runbook, req.Definition)
 			}
 			v.Adhoc = true
 		}
@@ -199,8 +201,8 @@ func (c *Compiled) Authorize(req Request, sec Secrets) (Verified, error) {
 		if !p.Drill {
 			return refuse(who, "no role of %s (%s) may change drills", actor, strings.Join(co.op.Roles, ", "))
 		}
-		if req.Verb == VerbDrillSchedule && !c.Registered(req.Runbook, req.RunbookHash) && !p.Adhoc {
-			return refuse(who, "runbook %s (%s) is not registered with the engine: a drill of an ad-hoc file needs the adhoc permission", req.Runbook, req.RunbookHash)
+		if req.Verb == VerbDrillSchedule && !c.Registered(req.Runbook, req.Definition) && !p.Adhoc {
+			return refuse(who, "runbook %s (definition %s) is not registered with the engine: a drill of an ad-hoc file needs the adhoc permission", req.Runbook, req.Definition)
 		}
 	}
 	return v, nil
@@ -221,7 +223,7 @@ func bind(st Statement, req Request) string {
 			checks = append(checks, "an exec statement names no run")
 		}
 		checks = append(checks, eq("runbook", st.Runbook, req.Runbook), eq("runbook_hash", st.RunbookHash, req.RunbookHash),
-			eq("inputs", st.Inputs, req.Inputs), eq("trigger", st.Trigger, req.Trigger))
+			eq("definition", st.Definition, req.Definition), eq("inputs", st.Inputs, req.Inputs), eq("trigger", st.Trigger, req.Trigger))
 	case VerbApprove, VerbDeny:
 		checks = append(checks, eq("run", st.Run, req.Run), eq("step", st.Step, req.Step))
 	case VerbAbort:
@@ -230,7 +232,7 @@ func bind(st Statement, req Request) string {
 		checks = append(checks, eq("run", st.Run, req.Run), eq("evidence", st.Evidence, req.Evidence))
 	case VerbDrillSchedule:
 		checks = append(checks, eq("schedule", st.Schedule, req.Schedule), eq("runbook", st.Runbook, req.Runbook),
-			eq("runbook_hash", st.RunbookHash, req.RunbookHash), eq("inputs", st.Inputs, req.Inputs))
+			eq("runbook_hash", st.RunbookHash, req.RunbookHash), eq("definition", st.Definition, req.Definition), eq("inputs", st.Inputs, req.Inputs))
 	default:
 		checks = append(checks, eq("schedule", st.Schedule, req.Schedule))
 	}
@@ -250,8 +252,8 @@ func (c *Compiled) engineMay(st Statement, req Request) string {
 		if req.Trigger != "event" && req.Trigger != "fleet" && req.Trigger != "drill" {
 			return fmt.Sprintf("the engine starts incidents from events, fleets and drills, not %q", req.Trigger)
 		}
-		if !c.Registered(req.Runbook, req.RunbookHash) {
-			return fmt.Sprintf("runbook %s (%s) is not registered: events start registered runbooks only", req.Runbook, req.RunbookHash)
+		if !c.Registered(req.Runbook, req.Definition) {
+			return fmt.Sprintf("runbook %s (definition %s) is not registered: the engine starts registered runbooks only", req.Runbook, req.Definition)
 		}
 		if st.OnBehalfOf != "" {
 			return "an engine start is on nobody's behalf"

@@ -55,15 +55,8 @@ func authorize(in *workflows.IncidentInput, trigger string, sign Signer, now tim
 
 // EngineStatement is the statement the engine signs to start in.
 func EngineStatement(in workflows.IncidentInput, now time.Time) authz.Statement {
-	return authz.Statement{
-		Verb:        authz.VerbExec,
-		Operator:    authz.EngineName,
-		Incident:    in.IncidentID,
-		Runbook:     in.Runbook.Name,
-		RunbookHash: in.RunbookHash,
-		Inputs:      authz.StartHash(in.Inputs, in.Event),
-		Trigger:     in.Trigger,
-		IssuedAt:    now.UTC(),
-		Expires:     now.UTC().Add(StartTTL),
-	}
+	st := workflows.StartStatement(in)
+	st.Operator = authz.EngineName
+	st.IssuedAt, st.Expires = now.UTC(), now.UTC().Add(StartTTL)
+	return st
 }
