@@ -354,7 +354,12 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(file, append(src, []byte("# changed, so its hash is no registered runbook's\n")...), 0o600); err != nil {
+		// A changed message: a different definition, so no registered hash.
+		custom := strings.Replace(string(src), "Finish the demo incident", "Finish the custom incident", 1)
+		if custom == string(src) {
+			t.Fatal("demo-approval changed: pick another edit")
+		}
+		if err := os.WriteFile(file, []byte(custom), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		// When a responder without adhoc runs it, Then it is refused.
