@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,26 @@ const labRunbooks = `
         action: notify.console
         with:
           message: "totp approved"
+- file: authz-sms.yaml
+  src: |
+    name: authz-sms
+    version: "1"
+    inputs:
+      - name: bot
+        type: string
+        default: b
+    steps:
+      - id: sms
+        approval:
+          group: oncall
+          message: "with the texted code"
+          second_factor: sms
+          timeout: 10m
+          on_timeout: abort
+      - id: done
+        action: notify.console
+        with:
+          message: "sms approved"
 `
 
 func startAuthzLab(t *testing.T) *authzLab {
@@ -113,6 +134,9 @@ func startAuthzLab(t *testing.T) *authzLab {
 		}
 		fmt.Fprintf(&cfg, "  - name: %s\n    keys: [%q]\n    roles: [%s]\n", op.name,
 			operatorkey.AuthorizedKey(s.PublicKey(), op.name), strings.Join(op.roles, ", "))
+		if op.name == "alice" {
+			fmt.Fprintf(&cfg, "    phone: \"+15550000001\"\n")
+		}
 		if op.totp {
 			secret := []byte(op.name + "-totp-secret-0123456789")
 			f := filepath.Join(keyDir, op.name+".totp")
@@ -330,7 +354,12 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(file, append(src, []byte("# changed, so its hash is no registered runbook's\n")...), 0o600); err != nil {
+		// A changed message: a different definition, so no registered hash.
+		custom := strings.Replace(string(src), "Finish the demo incident", "Finish the custom incident", 1)
+		if custom == string(src) {
+			t.Fatal("demo-approval changed: pick another edit")
+		}
+		if err := os.WriteFile(file, []byte(custom), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		// When a responder without adhoc runs it, Then it is refused.
@@ -524,4 +553,41 @@ func TestE2E_AuthzAttempts(t *testing.T) {
 		refusedWith(t, lab.as("alice", "approve", b, "--totp", code), "approve", b, "already used")
 		lab.recorded(t, b, "already used")
 	})
+
+	t.Run("sms second factor", func(t *testing.T) {
+		const a, b = "authz-sms-1", "authz-sms-2"
+		lab.execAtGate("alice", "authz-sms", a, "sms")
+		lab.execAtGate("alice", "authz-sms", b, "sms")
+		code := lab.textedCode(a, "sms")
+		other := lab.textedCode(b, "sms")
+		if code == other {
+			t.Fatalf("two runs got the same SMS code %s", code)
+		}
+		refusedWith(t, lab.as("alice", "approve", a, "--sms-code", other), "approve", a, "wrong SMS code")
+		lab.recorded(t, a, "wrong SMS code")
+		refusedWith(t, lab.as("bob", "approve", a, "--sms-code", code), "approve", a, "wrong SMS code")
+		if r := lab.as("alice", "approve", a, "--sms-code", code); r.code != 0 {
+			t.Fatalf("alice's approval with her texted code: %d %s", r.code, r.stderr)
+		}
+		st := c.waitFor(a, "the end", func(st workflows.IncidentState) bool { return st.EndedAt != nil })
+		if g := stepByID(st, "sms"); st.Status != workflows.StatusSucceeded || len(g.Approvals) != 1 || g.Approvals[0].Factor != authz.FactorSMS {
+			t.Errorf("sms gate: %s approvals %+v", st.Status, g.Approvals)
+		}
+	})
+}
+
+// textedCode is the SMS code the gate texted alice (the dev SMS sink
+// prints every text).
+func (l *authzLab) textedCode(id, gate string) string {
+	l.t.Helper()
+	re := regexp.MustCompile(regexp.QuoteMeta("runbook approve "+id+" --step "+gate+" --sms-code ") + `([A-Z0-9]{6})`)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(l.dev.out.String()); m != nil {
+			return m[1]
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	l.t.Fatalf("no SMS code texted for %s %s; dev output:\n%s", id, gate, l.dev.out.String())
+	return ""
 }

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"gopkg.in/yaml.v3"
 
 	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/runbooks/authz"
@@ -103,7 +101,7 @@ func (g *globals) operatorID() (*operatorID, error) {
 			o.Comment = keyComment(string(b))
 		}
 	}
-	roster, _ := g.roster()
+	roster := g.roster()
 	for i := range roster {
 		if ownsKey(roster[i], o.Signer.PublicKey()) {
 			o.Entry = &roster[i]
@@ -173,25 +171,13 @@ func ownsKey(op authz.Operator, pub ssh.PublicKey) bool {
 	return false
 }
 
-// roster reads the operators: section of the config file, when there is
-// one the CLI can read. It is only used to say who you are: the worker's
-// copy is the one that decides. Decoded leniently on its own, so the CLI
-// needs no more of the engine's configuration than this section.
-func (g *globals) roster() ([]authz.Operator, error) {
-	path := pick(g.config, os.Getenv("RUNBOOK_CONFIG"))
-	if path == "" {
-		return nil, nil
+// roster is the config file's operators: section, when the CLI has the
+// config. It is only used to say who you are: the worker's copy is the one
+// that decides.
+func (g *globals) roster() []authz.Operator {
+	var out []authz.Operator
+	for _, o := range g.mustCfg().Operators {
+		out = append(out, o.Operator)
 	}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		Operators []authz.Operator `yaml:"operators"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return doc.Operators, nil
+	return out
 }
