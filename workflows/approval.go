@@ -207,9 +207,8 @@ func (r *run) decidedVerified(ctx workflow.Context, g *gate, ss *StepState) outc
 			comments = append(comments, v.Comment)
 		}
 	}
-	if len(comments) == 0 && g.decision.Comment != "" {
-		comments = append(comments, g.decision.Comment)
-	}
+	// Only signed comments: Decision.Comment is unsigned, and anyone who
+	// relays a genuine decision could otherwise put words in its mouth.
 	ss.Approvals = slices.Clone(g.verified)
 	ss.DecidedBy, ss.Comment = verifiedBy(deciding), strings.Join(comments, "; ")
 	f := approvalDecidedFact(g.id, strings.Join(names, ", "), ss.Comment, g.approved)

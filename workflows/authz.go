@@ -186,7 +186,9 @@ func StartStatement(in IncidentInput) authz.Statement {
 		RunbookHash: in.RunbookHash,
 		Definition:  runbooks.DefinitionDigest(in.Runbook, in.Actions),
 		Inputs:      authz.StartHash(in.Inputs, in.Event),
-		Trigger:     in.Trigger,
+		Options: authz.DataHash(map[string]any{"hold": in.HoldIrreversible, "hold_reason": in.HoldIrreversibleReason,
+			"audit": in.Audit}),
+		Trigger: in.Trigger,
 	}
 }
 
@@ -202,6 +204,7 @@ func (r *run) startRequest(ctx workflow.Context) authz.Request {
 		RunbookHash: st.RunbookHash,
 		Definition:  st.Definition,
 		Inputs:      st.Inputs,
+		Options:     st.Options,
 		Trigger:     st.Trigger,
 		// The server's start time, not the first task's: a start the
 		// engine signed and Temporal accepted stays valid however long it

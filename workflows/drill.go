@@ -104,6 +104,7 @@ type DrillSignStartRequest struct {
 	RunbookHash string `json:"runbook_hash"`
 	Definition  string `json:"definition"` // runbooks.DefinitionDigest of the child
 	Inputs      string `json:"inputs"`     // authz.StartHash(child inputs, child event)
+	Options     string `json:"options"`    // the child's hold and audit options (StartStatement)
 }
 
 // Statement is the engine's exec statement for the child start req asks
@@ -111,7 +112,8 @@ type DrillSignStartRequest struct {
 // drill.sign_start activity signs exactly this.
 func (req DrillSignStartRequest) Statement() authz.Statement {
 	return authz.Statement{Verb: authz.VerbExec, Operator: authz.EngineName, Incident: req.Incident, Runbook: req.Runbook,
-		RunbookHash: req.RunbookHash, Definition: req.Definition, Inputs: req.Inputs, Trigger: "drill", Comment: "drill " + req.Drill}
+		RunbookHash: req.RunbookHash, Definition: req.Definition, Inputs: req.Inputs, Options: req.Options, Trigger: "drill",
+		Comment: "drill " + req.Drill}
 }
 
 // DrillFinding is one hygiene finding.
@@ -309,7 +311,7 @@ func (d *drill) execute(ctx, actx workflow.Context) {
 		var signed authz.Signed
 		st := StartStatement(child)
 		req := DrillSignStartRequest{Drill: d.id, Incident: childID, Runbook: st.Runbook,
-			RunbookHash: st.RunbookHash, Definition: st.Definition, Inputs: st.Inputs}
+			RunbookHash: st.RunbookHash, Definition: st.Definition, Inputs: st.Inputs, Options: st.Options}
 		if err := workflow.ExecuteActivity(actx, DrillSignStartActivity, req).Get(ctx, &signed); err != nil {
 			d.fail("sign the start of %s: %s", childID, cause(err))
 			return

@@ -153,10 +153,11 @@ func TestDrillChildStartIsEngineSigned(t *testing.T) {
 	require.Len(t, h.starts, 1)
 	child := input(t, drillRunbook)
 	want := DrillSignStartRequest{Drill: res.DrillID, Incident: "rotate-keys:bot-1", Runbook: "rotate-keys", RunbookHash: "sha256:test",
-		Definition: StartStatement(child).Definition, Inputs: authz.StartHash(map[string]any{"bot": "bot-1"}, child.Event)}
+		Definition: StartStatement(child).Definition, Inputs: authz.StartHash(map[string]any{"bot": "bot-1"}, child.Event),
+		Options: h.starts[0].Options}
 	require.Equal(t, want, h.starts[0])
 	v, err := h.live.Authorize(authz.Request{Verb: authz.VerbExec, Incident: want.Incident, Runbook: want.Runbook,
-		RunbookHash: want.RunbookHash, Definition: want.Definition, Inputs: want.Inputs, Trigger: "drill", Now: h.env.Now(), Signed: &h.signed[0]})
+		RunbookHash: want.RunbookHash, Definition: want.Definition, Inputs: want.Inputs, Options: want.Options, Trigger: "drill", Now: h.env.Now(), Signed: &h.signed[0]})
 	require.NoError(t, err)
 	require.Equal(t, authz.EngineName, v.Operator)
 }

@@ -238,10 +238,7 @@ func (r *run) abort(ctx workflow.Context, d Decision) error {
 	v := *res.Verified
 	r.accept(v)
 	r.st.AbortedByVerified = &v
-	r.abortedBy, r.abortNote = v.Operator, v.Comment
-	if r.abortNote == "" {
-		r.abortNote = d.Comment
-	}
+	r.abortedBy, r.abortNote = v.Operator, v.Comment // the signed comment only
 	r.cancel()
 	return nil
 }

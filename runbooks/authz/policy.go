@@ -49,7 +49,10 @@ const (
 	DefaultMaxAge = 10 * time.Minute
 	MaxDrillAge   = 400 * 24 * time.Hour
 	ClockSkew     = time.Minute
-	MinNonce      = 16
+	// MaxEngineAge bounds the engine's own statements: a leaked one (from
+	// a payload) is good for less than an operator's.
+	MaxEngineAge = 5 * time.Minute
+	MinNonce     = 16
 )
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,63}$`)
@@ -95,6 +98,13 @@ func Compile(p Policy) (*Compiled, error) {
 			return nil, fmt.Errorf("%s.keys: at least one ssh-ed25519 public key is required", at)
 		case len(op.Roles) == 0:
 			return nil, fmt.Errorf("%s.roles: at least one role is required (built in: %v)", at, BuiltinRoleNames())
+		}
+		if op.Phone != "" {
+			for j := 0; j < i; j++ {
+				if p.Operators[j].Phone == op.Phone {
+					return nil, fmt.Errorf("%s.phone: %s is also %s's (an SMS reply names its sender by phone)", at, op.Phone, p.Operators[j].Name)
+				}
+			}
 		}
 		co := &compiledOp{op: op}
 		var roles []Role

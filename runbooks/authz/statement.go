@@ -34,9 +34,13 @@ type Statement struct {
 	// metadata that run: what the worker registers runbooks by.
 	Definition string `json:"definition,omitempty"`
 	Inputs     string `json:"inputs,omitempty"`
-	Trigger    string `json:"trigger,omitempty"`  // exec: manual, event, fleet, drill
-	Schedule   string `json:"schedule,omitempty"` // drill verbs
-	Comment    string `json:"comment,omitempty"`
+	// Options is the hash of how an exec runs beside what (the blast-radius
+	// hold and its reason, the audit trail on or off): a copied statement
+	// cannot start the same incident unheld or unaudited.
+	Options  string `json:"options,omitempty"`
+	Trigger  string `json:"trigger,omitempty"`  // exec: manual, event, fleet, drill
+	Schedule string `json:"schedule,omitempty"` // drill verbs
+	Comment  string `json:"comment,omitempty"`
 	// Evidence is the sha256 of a manual evidence payload.
 	Evidence string    `json:"evidence,omitempty"`
 	IssuedAt time.Time `json:"issued_at"`

@@ -22,12 +22,12 @@ type Request struct {
 	// exec and drill: what is starting. Definition is computed by the
 	// checker from what will run (runbooks.DefinitionDigest), never copied
 	// from the statement; RunbookHash is the source file's hash, as recorded.
-	Runbook, RunbookHash, Definition, Inputs string
-	Trigger                                  string // exec: manual, event, fleet, drill
-	Schedule                                 string
-	Evidence                                 string // evidence: DataHash of the payload
-	Now                                      time.Time
-	Signed                                   *Signed
+	Runbook, RunbookHash, Definition, Inputs, Options string
+	Trigger                                           string // exec: manual, event, fleet, drill
+	Schedule                                          string
+	Evidence                                          string // evidence: DataHash of the payload
+	Now                                               time.Time
+	Signed                                            *Signed
 }
 
 // Verified is who did something, as proven. It is what history, the audit
@@ -128,6 +128,9 @@ func (c *Compiled) Authorize(req Request, sec Secrets) (Verified, error) {
 	if st.Verb == VerbDrillSchedule {
 		maxAge = MaxDrillAge
 	}
+	if who == EngineName {
+		maxAge = min(maxAge, MaxEngineAge)
+	}
 	switch {
 	case st.IssuedAt.IsZero() || st.Expires.IsZero():
 		return refuse(who, "issued_at and expires are required")
@@ -223,7 +226,8 @@ func bind(st Statement, req Request) string {
 			checks = append(checks, "an exec statement names no run")
 		}
 		checks = append(checks, eq("runbook", st.Runbook, req.Runbook), eq("runbook_hash", st.RunbookHash, req.RunbookHash),
-			eq("definition", st.Definition, req.Definition), eq("inputs", st.Inputs, req.Inputs), eq("trigger", st.Trigger, req.Trigger))
+			eq("definition", st.Definition, req.Definition), eq("inputs", st.Inputs, req.Inputs),
+			eq("options", st.Options, req.Options), eq("trigger", st.Trigger, req.Trigger))
 	case VerbApprove, VerbDeny:
 		checks = append(checks, eq("run", st.Run, req.Run), eq("step", st.Step, req.Step))
 	case VerbAbort:

@@ -41,8 +41,9 @@ func engineCheck(t *testing.T, key ssh.Signer, in workflows.IncidentInput, now t
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := workflows.StartStatement(in)
 	return pol.Authorize(authz.Request{Verb: authz.VerbExec, Incident: in.IncidentID, Runbook: in.Runbook.Name,
-		RunbookHash: in.RunbookHash, Definition: workflows.StartStatement(in).Definition, Inputs: authz.StartHash(in.Inputs, in.Event), Trigger: in.Trigger,
+		RunbookHash: in.RunbookHash, Definition: st.Definition, Inputs: st.Inputs, Options: st.Options, Trigger: in.Trigger,
 		Now: now, Signed: in.Authorization}, nil)
 }
 
