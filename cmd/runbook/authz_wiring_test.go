@@ -18,6 +18,7 @@ import (
 	"github.com/keyresponse/runbook/integrations/operatorkey"
 	"github.com/keyresponse/runbook/runbooks"
 	"github.com/keyresponse/runbook/runbooks/authz"
+	"github.com/keyresponse/runbook/workflows"
 )
 
 // approveAs is a signed approve of gate s of incident i, run r.
@@ -112,8 +113,10 @@ func TestDevOperatorName(t *testing.T) {
 }
 
 // The worker registers every shipped runbook and every file of its
-// runbook directories by the hash exec signs; anything else is ad hoc.
-func TestBuildAuthzRegistersRunbooksByHash(t *testing.T) {
+// runbook directories by the definition digest a start computes (what exec
+// sends: the parsed definition and its resolved actions); an edited
+// definition under the same name is ad hoc.
+func TestBuildAuthzRegistersRunbooksByDefinition(t *testing.T) {
 	dir := t.TempDir()
 	src := []byte("name: local-book\ndescription: local\nsteps:\n  - id: hi\n    action: notify.console\n    with: {message: hi}\n")
 	if err := os.WriteFile(filepath.Join(dir, "local-book.yaml"), src, 0o644); err != nil {
@@ -128,25 +131,39 @@ func TestBuildAuthzRegistersRunbooksByHash(t *testing.T) {
 	if len(shipped) == 0 {
 		t.Fatal("no shipped runbooks")
 	}
-	for _, s := range shipped {
-		lr, err := parseRunbook(s.File, s.Src)
+	g := &globals{runbooks: []string{dir}}
+	definition := func(ref string) (string, *runbooks.Runbook) {
+		t.Helper()
+		lr, err := g.loadRunbook(ref) // as exec loads it
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !pol.Registered(lr.Runbook.Name, runbooks.Hash(s.Src)) {
-			t.Errorf("shipped %s (%s) is not registered", lr.Runbook.Name, runbooks.Hash(s.Src))
+		actions, err := resolveActions(lr.Runbook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := workflows.IncidentInput{Runbook: *lr.Runbook, Actions: actions}
+		return workflows.StartStatement(in).Definition, lr.Runbook
+	}
+	for _, s := range shipped {
+		d, rb := definition(s.Name)
+		if !pol.Registered(rb.Name, d) {
+			t.Errorf("shipped %s (%s) is not registered", rb.Name, d)
 		}
 	}
-	if !pol.Registered("local-book", runbooks.Hash(src)) {
-		t.Error("the runbook directory's file is not registered")
+	d, rb := definition("local-book")
+	if !pol.Registered("local-book", d) {
+		t.Error("the runbook directory's file, as exec starts it, is not registered")
 	}
-	if pol.Registered("local-book", runbooks.Hash(append(src, '#'))) {
-		t.Error("an edited copy counts as registered")
+	edited := *rb
+	edited.Steps = append([]runbooks.Step(nil), rb.Steps...)
+	edited.Steps[0].With = map[string]any{"message": "something else"}
+	actions, err := resolveActions(&edited)
+	if err != nil {
+		t.Fatal(err)
 	}
-	g := &globals{runbooks: []string{dir}}
-	lr, err := g.loadRunbook("local-book")
-	if err != nil || !pol.Registered(lr.Runbook.Name, lr.Hash) {
-		t.Errorf("exec's hash of the directory runbook is not the registered one: %v", err)
+	if pol.Registered("local-book", runbooks.DefinitionDigest(edited, actions)) {
+		t.Error("an edited definition counts as registered")
 	}
 }
 

@@ -27,7 +27,7 @@ func TestE2E_StandaloneActivitiesAreRefused(t *testing.T) {
 		workflows.DrillSignStartActivity, workflows.DrillSignStartRequest{Drill: "x", Incident: "unfreeze:bot-1", Runbook: "unfreeze"})
 	if err != nil {
 		if strings.Contains(err.Error(), "disabled") || strings.Contains(err.Error(), "not supported") {
-			return // the server does not run standalone activities at all: nothing to refuse
+			t.Skipf("this server does not run standalone activities at all: %v", err)
 		}
 		t.Fatalf("start standalone activity: %v", err)
 	}
@@ -39,4 +39,5 @@ func TestE2E_StandaloneActivitiesAreRefused(t *testing.T) {
 	if !strings.Contains(err.Error(), "runs activities only for its workflows") {
 		t.Fatalf("refused for the wrong reason: %v", err)
 	}
+	t.Logf("refused: %v", err)
 }

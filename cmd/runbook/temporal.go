@@ -143,7 +143,7 @@ func dialWith(ctx context.Context, tr temporalTransport, hostPort, namespace, id
 // az is the worker's live authorization (authz_wiring.go): the interpreter's
 // validators and start check ask it; authzRuntime.wireWorker adds the rest.
 func newWorker(c client.Client, taskQueue string, reg *activities.Registry, az authz.Authorizer) worker.Worker {
-	w := worker.New(c, taskQueue, worker.Options{Interceptors: []interceptor.WorkerInterceptor{workflowOnly{}}})
+	w := worker.New(c, taskQueue, worker.Options{Interceptors: []interceptor.WorkerInterceptor{&workflowOnly{}}})
 	workflows.Register(w, az)
 	reg.RegisterWith(w)
 	return w

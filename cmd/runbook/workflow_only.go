@@ -18,7 +18,7 @@ type workflowOnly struct {
 	interceptor.WorkerInterceptorBase
 }
 
-func (workflowOnly) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+func (*workflowOnly) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
 	i := &workflowOnlyActivity{}
 	i.Next = next
 	return i

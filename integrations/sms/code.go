@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/keyresponse/runbook/runbooks/authz"
 )
 
 // CodeLength is the length of an approval code.
@@ -39,7 +41,12 @@ func ApprovalCode(key []byte, incident, run, step string) (string, error) {
 // needs no SMS second factor): bound to incident, run, gate and operator, so
 // a code texted to alice does not answer for bob.
 func OperatorCode(key []byte, operator, incident, run, gate string) (string, error) {
-	return derive(key, "runbook/sms-operator-code/v1", operator, incident, run, gate)
+	if len(key) < MinCodeKey {
+		return "", errors.New("sms: approval code key must be at least 16 bytes")
+	}
+	// authz owns the derivation: it checks the code when the engine relays
+	// the reply.
+	return authz.OperatorReplyCode(key, operator, incident, run, gate), nil
 }
 
 func derive(key []byte, domain string, parts ...string) (string, error) {

@@ -288,9 +288,17 @@ func TestEngineRelaysAnSMSReplyOnBehalfOfAnOperator(t *testing.T) {
 	f := newFixture(t)
 	st := approveStmt(authz.EngineName)
 	st.OnBehalfOf = "alice"
-	st.Factor = &authz.Factor{Kind: authz.FactorSMSReply, Code: "X"}
+	// The engine's key alone answers nothing: the relay must carry the code
+	// texted to that operator for this gate and run.
+	st.Factor = &authz.Factor{Kind: authz.FactorSMSReply, Code: "XXXXXX"}
+	_, err := f.c.Authorize(approveReq(sign(t, f.engine.signer, st)), f.sec)
+	refusedWith(t, err, "does not carry the code texted to alice")
+	st.Factor.Code = authz.OperatorReplyCode(f.sec.key, "bob", "inc", "run-1", "gate") // bob's code
+	_, err = f.c.Authorize(approveReq(sign(t, f.engine.signer, st)), f.sec)
+	refusedWith(t, err, "does not carry the code texted to alice")
+	st.Factor.Code = authz.OperatorReplyCode(f.sec.key, "alice", "inc", "run-1", "gate")
 	v, err := f.c.Authorize(approveReq(sign(t, f.engine.signer, st)), f.sec)
-	if err != nil || v.Operator != "alice" || v.Via != authz.EngineName {
+	if err != nil || v.Operator != "alice" || v.Via != authz.EngineName || v.Factor != authz.FactorSMSReply {
 		t.Fatalf("%+v %v", v, err)
 	}
 	st.OnBehalfOf = "bob" // bob may not approve, relayed or not

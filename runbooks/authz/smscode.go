@@ -42,3 +42,25 @@ func SMSFactorCode(key []byte, operator, incident, run, step string, issuedAt ti
 	}
 	return string(b[:])
 }
+
+// OperatorReplyCode is the code a gate without an SMS second factor texts
+// one approver (integrations/sms texts it; an "APPROVE <code>" reply from
+// that operator's phone is relayed by the engine with it): bound to
+// operator, incident, run and gate, so the engine's key alone cannot answer
+// a gate on anyone's behalf — the relay must carry the code that person was
+// sent.
+func OperatorReplyCode(key []byte, operator, incident, run, gate string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("runbook/sms-operator-code/v1"))
+	for _, s := range []string{operator, incident, run, gate} {
+		m.Write([]byte{0})
+		m.Write([]byte(s))
+	}
+	v := binary.BigEndian.Uint32(m.Sum(nil)[:4]) >> 2
+	var b [SMSCodeLength]byte
+	for i := SMSCodeLength - 1; i >= 0; i-- {
+		b[i] = smsAlphabet[v&31]
+		v >>= 5
+	}
+	return string(b[:])
+}

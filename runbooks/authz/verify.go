@@ -182,6 +182,14 @@ func (c *Compiled) Authorize(req Request, sec Secrets) (Verified, error) {
 		if !p.CanApprove(req.Group) {
 			return refuse(who, "%s is not an approver of group %q (roles: %s)", actor, req.Group, strings.Join(co.op.Roles, ", "))
 		}
+		if v.Via == EngineName && (req.Verb == VerbDeny || req.SecondFactor == "") {
+			// A relayed reply proves the person only by the code they were
+			// texted; sms gates' approvals are checked by checkFactor.
+			if reason := replyCodeReason(actor, st, req, sec); reason != "" {
+				return refuse(who, "%s", reason)
+			}
+			v.Factor = FactorSMSReply
+		}
 		if req.Verb == VerbApprove && req.SecondFactor != "" {
 			f, step, reason := c.checkFactor(actor, st, req, sec)
 			if reason != "" {
@@ -319,4 +327,26 @@ func (c *Compiled) checkFactor(op string, st Statement, req Request, sec Secrets
 		return f.Kind, 0, ""
 	}
 	return "", 0, fmt.Sprintf("gate %s requires an unknown second factor %q", req.Step, req.SecondFactor)
+}
+
+// replyCodeReason checks the code an engine-relayed SMS reply carries: the
+// one texted to actor for this gate and run (OperatorReplyCode), or, when
+// the gate texted SMS factor codes, that code within its lifetime.
+func replyCodeReason(actor string, st Statement, req Request, sec Secrets) string {
+	if sec == nil || len(sec.SMSCodeKey()) < MinSMSCodeKey {
+		return "no SMS code key is configured on the worker: relayed replies cannot be checked"
+	}
+	code := ""
+	if st.Factor != nil {
+		code = strings.ToUpper(strings.TrimSpace(st.Factor.Code))
+	}
+	key := sec.SMSCodeKey()
+	if hmac.Equal([]byte(code), []byte(OperatorReplyCode(key, actor, req.Incident, req.Run, req.Step))) {
+		return ""
+	}
+	if !req.FactorIssuedAt.IsZero() && req.Now.Before(req.FactorIssuedAt.Add(SMSCodeTTL)) &&
+		hmac.Equal([]byte(code), []byte(SMSFactorCode(key, actor, req.Incident, req.Run, req.Step, req.FactorIssuedAt))) {
+		return ""
+	}
+	return fmt.Sprintf("the relayed reply does not carry the code texted to %s for gate %s of this run", actor, req.Step)
 }
