@@ -547,13 +547,18 @@ func TestBeforeAuthzVersionKeepsClaimedIdentities(t *testing.T) {
 	okGateActions(h)
 	h.env.OnGetVersion(authzVersion, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	h.unsignedStart = true
-	var mallory, alice *updateResult
+	var unsigned, claimed, alice *updateResult
 	h.at("1m", func() {
-		mallory = h.updateRaw(UpdateApprove, Decision{Identity: "mallory"})
-		alice = h.updateRaw(UpdateApprove, Decision{Identity: "alice"})
+		unsigned = h.updateRaw(UpdateApprove, Decision{Identity: "alice"})
+		signed := h.sign("alice", authz.Statement{Verb: authz.VerbApprove, Incident: h.incident, Run: testRunID, Step: "unfreeze"})
+		claimed = h.updateRaw(UpdateApprove, Decision{Identity: "bob", Signed: signed})
+		alice = h.updateRaw(UpdateApprove, Decision{Identity: "alice", Signed: signed})
 	})
 	st := h.run(gateInput(t, ""))
-	mallory.rejected(t, `"mallory" is not an approver of group "security"`)
+	// In flight at the upgrade: still no unsigned decision, nor one naming
+	// someone other than its signer; the record keeps its old shape.
+	unsigned.rejected(t, "not signed")
+	claimed.rejected(t, `the decision names "bob" but alice signed it`)
 	alice.ok(t)
 	assert.Equal(t, StatusSucceeded, st.Status)
 	assert.Equal(t, "alice", step(t, st, "unfreeze").DecidedBy)

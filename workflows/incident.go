@@ -181,7 +181,10 @@ func (r *run) registerHandlers(ctx workflow.Context) error {
 				if approve {
 					verb = authz.VerbApprove
 				}
-				_, err := r.validateDecision(ctx, d, verb)
+				g, err := r.validateDecision(ctx, d, verb)
+				if err == nil && !r.authzOn {
+					err = r.legacySigned(r.decisionRequest(ctx, g, d, verb), d)
+				}
 				return err
 			}})
 	}
@@ -201,8 +204,25 @@ func (r *run) registerHandlers(ctx workflow.Context) error {
 				_, err := r.check(r.abortRequest(ctx, d), func(v authz.Verified) error { return r.singleUse(v, d, nil) })
 				return err
 			}
-			return nil
+			return r.legacySigned(r.abortRequest(ctx, d), d)
 		}})
+}
+
+// legacySigned is the validator's check for incidents started before
+// authorization existed (version DefaultVersion): they record the claimed
+// identity as they always did — their handlers must replay unchanged — but
+// only once a signed statement proves it, so an incident in flight at the
+// upgrade (a hold gate never times out) takes no unsigned decision either.
+// Only validators call it: they are not replayed.
+func (r *run) legacySigned(req authz.Request, d Decision) error {
+	v, err := r.check(req, nil)
+	if err != nil {
+		return err
+	}
+	if d.Identity != v.Operator {
+		return &authz.Refusal{Verb: req.Verb, Operator: d.Identity, Reason: fmt.Sprintf("the decision names %q but %s signed it", d.Identity, v.Operator)}
+	}
+	return nil
 }
 
 // abortable is the abort rule that needs no authorizer.
