@@ -15,7 +15,17 @@ type Runbook struct {
 	Version  string    `json:"version,omitempty" yaml:"version,omitempty"`
 	Inputs   []Input   `json:"inputs,omitempty" yaml:"inputs,omitempty"`
 	Triggers []Trigger `json:"triggers,omitempty" yaml:"triggers,omitempty"`
-	Steps    []Step    `json:"steps" yaml:"steps"`
+	// Hold says how the implicit gates a blast-radius hold inserts before
+	// this runbook's irreversible steps are approved (default: one operator).
+	Hold  *Hold  `json:"hold,omitempty" yaml:"hold,omitempty"`
+	Steps []Step `json:"steps" yaml:"steps"`
+}
+
+// Hold is the approval rule of a runbook's blast-radius holds: the same
+// require / second_factor an approval step takes, for group oncall.
+type Hold struct {
+	Require      int    `json:"require,omitempty" yaml:"require,omitempty"`
+	SecondFactor string `json:"second_factor,omitempty" yaml:"second_factor,omitempty"`
 }
 
 // InputType is the declared type of a runbook input.

@@ -80,7 +80,13 @@ func (r *run) holdBefore(ctx workflow.Context, st runbooks.Step) outcome {
 		Summary: fmt.Sprintf("hold before irreversible step %s (%s): %s", st.ID, st.Action, reason),
 	}
 	r.insertBefore(gs, st.ID)
-	return r.waitGate(ctx, &gate{id: gs.ID, group: HoldGroup, held: st.ID, require: 1}, gs, gateSpec{group: HoldGroup})
+	g := &gate{id: gs.ID, group: HoldGroup, held: st.ID, require: 1}
+	if h := r.in.Runbook.Hold; h != nil && r.authzOn {
+		// The runbook's hold rule (e.g. a fleet's per-bot starts past the
+		// cap: two people and a TOTP code).
+		g.require, g.factor = max(h.Require, 1), h.SecondFactor
+	}
+	return r.waitGate(ctx, g, gs, gateSpec{group: HoldGroup})
 }
 
 // waitGate blocks until the gate is approved, denied or times out, or the

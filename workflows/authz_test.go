@@ -596,3 +596,38 @@ func TestAuthzSMSReplyRelayedByEngine(t *testing.T) {
 	assert.Equal(t, "alice", g.Approvals[0].Operator)
 	assert.Equal(t, authz.EngineName, g.Approvals[0].Via)
 }
+
+// A runbook's hold rule applies to its blast-radius holds: the shipped
+// fleet runbook's per-bot starts past the cap need two different operators
+// of group oncall, each with a TOTP code.
+func TestAuthzHoldFollowsTheRunbooksHoldRule(t *testing.T) {
+	h := newHarness(t)
+	h.ok("exchange.revoke_key", nil)
+	in := input(t, `
+name: rb
+hold: {require: 2, second_factor: totp}
+steps:
+  - id: revoke
+    action: exchange.revoke_key
+`)
+	in.HoldIrreversible, in.HoldIrreversibleReason = true, "blast radius exceeded"
+	var bare, first, again, second *updateResult
+	h.at("1m", func() {
+		bare = h.update(UpdateApprove, h.decision(authz.VerbApprove, "carol", "revoke.hold", nil))
+		first = h.update(UpdateApprove, h.decision(authz.VerbApprove, "carol", "revoke.hold", h.totp("carol")))
+	})
+	h.at("2m", func() {
+		again = h.update(UpdateApprove, h.decision(authz.VerbApprove, "carol", "revoke.hold", h.totp("carol")))
+		second = h.update(UpdateApprove, h.decision(authz.VerbApprove, "root", "revoke.hold", h.totp("root")))
+	})
+	st := h.run(in)
+	bare.rejected(t, "needs a second factor (totp): none given")
+	first.ok(t)
+	again.rejected(t, "carol already approved gate revoke.hold; it requires 2 different approvers")
+	second.ok(t)
+	assert.Equal(t, StatusSucceeded, st.Status, st.Error)
+	hold := step(t, st, "revoke.hold")
+	require.Len(t, hold.Approvals, 2)
+	assert.Equal(t, []string{"carol", "root"}, []string{hold.Approvals[0].Operator, hold.Approvals[1].Operator})
+	assert.Equal(t, StatusSucceeded, step(t, st, "revoke").Status)
+}
