@@ -57,7 +57,7 @@ func decisionCommand(g *globals, verb authz.Verb, update, short string) *cobra.C
 				return refused(err)
 			}
 			d := workflows.Decision{Step: gate, Identity: op.Name, Comment: comment, Signed: signed}
-			h, err := c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
+			h, err := updateWorkflow(cmd.Context(), c, client.UpdateWorkflowOptions{
 				WorkflowID:   id,
 				RunID:        runID, // the run the statement names
 				UpdateName:   update,

@@ -82,7 +82,7 @@ func (g *globals) sendDrillChange(ctx context.Context, verb authz.Verb, req work
 		return res, err
 	}
 	defer tc.Close()
-	h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: workflows.DrillControllerID,
+	h, err := updateWorkflow(ctx, tc, client.UpdateWorkflowOptions{WorkflowID: workflows.DrillControllerID,
 		UpdateName: string(verb), Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err == nil {
 		err = h.Get(ctx, &res)

@@ -103,7 +103,7 @@ func (d temporalDecider) Decide(ctx context.Context, g sms.GateDecision) error {
 	if g.Approve {
 		name = workflows.UpdateApprove
 	}
-	h, err := d.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	h, err := updateWorkflow(ctx, d.c, client.UpdateWorkflowOptions{
 		WorkflowID: g.Incident, RunID: g.Run, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted,
 		Args: []any{workflows.Decision{Step: g.Gate, Identity: g.Operator, Comment: g.Comment, Signed: &g.Signed}},
 	})
