@@ -16,8 +16,13 @@ import (
 
 // Config of the trigger consumer.
 type Config struct {
-	// Durable consumer name on the BREACH stream. Default DefaultDurable.
+	// Durable consumer name on the BREACH stream and on every lane
+	// stream. Default DefaultDurable.
 	Durable string
+	// Lanes are the publisher lanes to consume besides the shared BREACH
+	// stream (lanes.go); EnsureLaneStreams must have created their streams.
+	// An entry with Publisher "" sets the shared lane's Rate and Burst.
+	Lanes []Lane
 	// Verifier checks signatures, the time window and replays. Required;
 	// give it a KVReplayGuard so replays are caught across restarts. It is
 	// called from several goroutines at once.
