@@ -45,22 +45,12 @@ func (c *Consumer) retry(ctx context.Context, it *item, reason breach.Reason, er
 	c.nak(it, delay)
 }
 
-// deadLetter publishes to the DLQ stream, then acks. If the DLQ publish
-// fails the message is naked instead: it is never acked unrecorded.
-func (c *Consumer) deadLetter(ctx context.Context, it *item, reason breach.Reason, errText string) {
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := deadLetter(pctx, c.js, it.msg, it.meta, reason, errText, c.cfg.Now()); err != nil {
-		c.log.Error("dead letter publish failed; will retry", it.attrs("reason", reason, "err", err)...)
-		c.nak(it, c.cfg.Backoff[0])
-		return
-	}
-	c.log.Warn("dead-lettered", it.attrs("reason", reason, "error", errText)...)
-	c.stats.add(func(s *Stats) { s.DeadLettered[reason]++ })
-	c.ack(it)
-	if reason == breach.ReasonSecretField {
-		c.erase(ctx, it)
-	}
+// deadLetter refuses the item for good: it is written to the DLQ (whole
+// or in a summary) at the end of its batch, then acked (dlqbatch.go). If
+// the DLQ write fails the message is naked instead: it is never acked
+// unrecorded.
+func (c *Consumer) deadLetter(_ context.Context, it *item, reason breach.Reason, errText string) {
+	c.reject(it, reason, errText)
 }
 
 // erase removes a message that carried a secret-looking field from the

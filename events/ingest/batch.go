@@ -16,12 +16,20 @@ type item struct {
 	msg  jetstream.Msg
 	meta *jetstream.MsgMetadata
 	last bool // the last delivery before dead-lettering
+	// subject is the breach subject the publisher used and publisher its
+	// lane ("" shared): a lane's stored subject is lane.<p>.breach.x.y.
+	subject   string
+	publisher string
 
 	ev      breach.Event
 	evMap   map[string]any
 	key     string // replay key
 	matches []Match
 	ended   bool
+	// reject is the refusal to write to the DLQ at the end of the batch;
+	// settled once that write was attempted.
+	reject  *rejection
+	settled bool
 
 	mu       sync.Mutex
 	startErr error // first failed Starter call among the item's incidents
@@ -37,7 +45,7 @@ func (it *item) fail(err error) {
 
 // attrs are the log attributes of the item, built only on paths that log.
 func (it *item) attrs(more ...any) []any {
-	a := []any{"subject", it.msg.Subject(), "seq", it.meta.Sequence.Stream, "delivery", it.meta.NumDelivered}
+	a := []any{"subject", it.subject, "publisher", it.publisher, "seq", it.meta.Sequence.Stream, "delivery", it.meta.NumDelivered}
 	if it.ev.ID != "" {
 		a = append(a, "event", it.ev.ID, "bot", it.ev.Data.Bot)
 	}
@@ -73,7 +81,14 @@ func (c *Consumer) prepare(ctx context.Context, msgs []jetstream.Msg) (b *batch)
 			c.log.Error("message without JetStream metadata", "subject", m.Subject(), "err", err)
 			continue
 		}
-		b.items = append(b.items, &item{msg: m, meta: meta, last: meta.NumDelivered >= maxD})
+		it := &item{msg: m, meta: meta, last: meta.NumDelivered >= maxD}
+		var ok bool
+		if it.publisher, it.subject, ok = SplitLane(m.Subject()); !ok {
+			// The lane consumers' filters make this impossible; if it ever
+			// happens the event is still judged, on the subject as stored.
+			it.subject = m.Subject()
+		}
+		b.items = append(b.items, it)
 	}
 	c.stats.add(func(s *Stats) {
 		s.Received += uint64(len(msgs))
@@ -102,6 +117,9 @@ func (c *Consumer) dispatch(ctx context.Context, b *batch) {
 		}
 		c.ack(it)
 	}
+	// After the Starter calls: a genuine breach in a batch of refusals is
+	// started before any of them is written.
+	c.flushRejects(ctx, b.items)
 }
 
 // recoverBatch turns a panic in a stage (a bug) into a delayed
@@ -114,7 +132,8 @@ func (c *Consumer) recoverBatch(b *batch) {
 	}
 	c.log.Error("panic while handling a batch", "panic", fmt.Sprint(p))
 	for _, it := range b.items {
-		if !it.ended {
+		if !it.ended || (it.reject != nil && !it.settled) {
+			it.settled = true
 			c.nak(it, c.backoff(it.meta.NumDelivered))
 		}
 	}

@@ -92,6 +92,11 @@ type Config struct {
 	// (runbook exec), events for it are not signalled into it. Default
 	// 5s; negative turns the cache off.
 	ClosedTTL time.Duration
+	// DLQWholePerSecond is how many dead letters per publisher and reason
+	// are written whole each second; past it the batch's refusals of that
+	// publisher and reason go into one summary dead letter (dlqbatch.go).
+	// Default DefaultDLQWholePerSecond; negative: always whole.
+	DLQWholePerSecond int
 	// Now is the clock for dead-letter timestamps. Default time.Now.
 	Now func() time.Time
 
@@ -109,7 +114,7 @@ var defaultBackoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Seco
 type Consumer struct {
 	cfg   Config
 	js    jetstream.JetStream
-	cons  jetstream.Consumer
+	lanes []laneConsumer // the shared lane first
 	stats statsBox
 	log   *slog.Logger
 
@@ -123,6 +128,8 @@ type Consumer struct {
 	// id merely handed to a fleet may still be started per bot.
 	answered *idSet
 	col      atomic.Pointer[collector] // of the current Run, for buffered
+	// dlqBudget counts whole dead letters per publisher and reason.
+	dlqBudget *dlqBudget
 	// fleetMissing remembers fleet runbooks reported missing (log once).
 	fleetMissing sync.Map
 }
@@ -169,33 +176,45 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config) (*Cons
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.DLQWholePerSecond == 0 {
+		cfg.DLQWholePerSecond = DefaultDLQWholePerSecond
+	}
 	if cfg.ClosedTTL == 0 {
 		cfg.ClosedTTL = 5 * time.Second
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, StreamBreach, jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		Description:   "runbook trigger consumer: decode, verify, match, start or signal",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: SubjectsBreach,
-		// Unlimited at the server: the consumer dead-letters a message
-		// itself after MaxDeliver attempts, so JetStream never gives up on
-		// a message silently.
-		MaxDeliver:    -1,
-		MaxAckPending: maxAckPending(cfg.BatchSize),
-	})
+	lanes, err := laneList(cfg.Lanes)
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", cfg.Durable, err)
+		return nil, err
+	}
+	var lcs []laneConsumer
+	for _, l := range lanes {
+		cons, err := js.CreateOrUpdateConsumer(ctx, LaneStream(l.Publisher), jetstream.ConsumerConfig{
+			Durable:       cfg.Durable,
+			Description:   "runbook trigger consumer: decode, verify, match, start or signal",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			FilterSubject: LaneSubjects(l.Publisher),
+			// Unlimited at the server: the consumer dead-letters a message
+			// itself after MaxDeliver attempts, so JetStream never gives up on
+			// a message silently.
+			MaxDeliver:    -1,
+			MaxAckPending: maxAckPending(cfg.BatchSize),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("consumer %s on %s: %w", cfg.Durable, LaneStream(l.Publisher), err)
+		}
+		lcs = append(lcs, laneConsumer{lane: l, cons: cons})
 	}
 	return &Consumer{
-		cfg: cfg, js: js, cons: cons,
+		cfg: cfg, js: js, lanes: lcs,
 		// Built once: the production handler redacts in WithAttrs, which
 		// is far too slow to run per message.
-		log:      cfg.Logger.With("component", "trigger-consumer"),
-		closed:   newTTLSet(cfg.ClosedTTL, 10000, cfg.Now),
-		known:    newIDSet(cfg.KnownIDs),
-		answered: newIDSet(cfg.KnownIDs),
+		log:       cfg.Logger.With("component", "trigger-consumer"),
+		closed:    newTTLSet(cfg.ClosedTTL, 10000, cfg.Now),
+		known:     newIDSet(cfg.KnownIDs),
+		answered:  newIDSet(cfg.KnownIDs),
+		dlqBudget: &dlqBudget{perSecond: cfg.DLQWholePerSecond},
 	}, nil
 }
 
@@ -214,7 +233,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// Work outlives ctx so in-flight messages finish and get acked or
 	// naked; each Starter call still has its own timeout.
 	work := context.WithoutCancel(ctx)
-	col := newCollector(c.cfg.BatchSize)
+	lanes := make([]Lane, len(c.lanes))
+	for i, l := range c.lanes {
+		lanes[i] = l.lane
+	}
+	col := newCollector(c.cfg.BatchSize, lanes)
 	c.col.Store(col)
 	// The two pipeline stages (see batch.go); unbuffered between them.
 	prepared := make(chan *batch)
@@ -244,22 +267,35 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// Run with an error so the supervisor can recreate and restart; a
 	// server restart is not terminal: the client reconnects and resumes.
 	fatal := make(chan error, 1)
-	cc, err := c.cons.Consume(col.add,
-		jetstream.PullMaxMessagesWithBytesLimit(pullMaxMessages(c.cfg.BatchSize), c.cfg.FetchBytes),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConnectionClosed) || errors.Is(err, jetstream.ErrBadRequest) {
-				select {
-				case fatal <- err:
-				default:
+	var ccs []jetstream.ConsumeContext
+	stopAll := func() {
+		for _, cc := range ccs {
+			cc.Drain()
+		}
+		for _, cc := range ccs {
+			<-cc.Closed()
+		}
+	}
+	for i, lc := range c.lanes {
+		cc, err := lc.cons.Consume(col.add(i),
+			jetstream.PullMaxMessagesWithBytesLimit(pullMaxMessages(c.cfg.BatchSize), c.cfg.FetchBytes),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConnectionClosed) || errors.Is(err, jetstream.ErrBadRequest) {
+					select {
+					case fatal <- fmt.Errorf("lane %s: %w", LaneStream(lc.lane.Publisher), err):
+					default:
+					}
+					return
 				}
-				return
-			}
-			c.log.Warn("consume", "err", err)
-		}))
-	if err != nil {
-		col.close()
-		wg.Wait()
-		return fmt.Errorf("consume: %w", err)
+				c.log.Warn("consume", "stream", LaneStream(lc.lane.Publisher), "err", err)
+			}))
+		if err != nil {
+			stopAll()
+			col.close()
+			wg.Wait()
+			return fmt.Errorf("consume %s: %w", LaneStream(lc.lane.Publisher), err)
+		}
+		ccs = append(ccs, cc)
 	}
 	var runErr error
 	select {
@@ -268,8 +304,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("consume: %w", err)
 		c.log.Error("trigger consumer stopped", "err", err)
 	}
-	cc.Drain()
-	<-cc.Closed()
+	stopAll()
 	col.close()
 	wg.Wait()
 	return runErr
@@ -278,9 +313,36 @@ func (c *Consumer) Run(ctx context.Context) error {
 // buffered is how many fetched messages wait for the next batch.
 func (c *Consumer) buffered() int {
 	if col := c.col.Load(); col != nil {
-		return len(col.in)
+		return col.buffered()
 	}
 	return 0
+}
+
+// laneConsumer is the durable consumer of one lane's stream.
+type laneConsumer struct {
+	lane Lane
+	cons jetstream.Consumer
+}
+
+// laneList is the shared lane first, then each publisher lane once.
+func laneList(cfg []Lane) ([]Lane, error) {
+	out := []Lane{{}}
+	seen := map[string]bool{}
+	for _, l := range cfg {
+		if l.Publisher == "" {
+			out[0] = l
+			continue
+		}
+		if err := ValidPublisherName(l.Publisher); err != nil {
+			return nil, fmt.Errorf("ingest: Config.Lanes: %w", err)
+		}
+		if seen[l.Publisher] {
+			return nil, fmt.Errorf("ingest: Config.Lanes: publisher %q twice", l.Publisher)
+		}
+		seen[l.Publisher] = true
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // backoff is the delay after the n-th delivery failed.

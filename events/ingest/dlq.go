@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -56,11 +55,12 @@ const DLQBodyPrefixBytes = 4 << 10
 // letter: a BREACH message may be all headers, up to MaxMessageBytes.
 const dlqMaxCopiedHeaderBytes = 16 << 10
 
-// deadLetter writes one message to the DLQ stream. Its Nats-Msg-Id is
-// derived from the source stream sequence, so a crash between this publish
-// and the ack does not write the dead letter twice.
-func deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason breach.Reason, errText string, now time.Time) error {
-	out := nats.NewMsg(DLQPrefix + msg.Subject())
+// deadLetterMsg is one message's dead letter for the DLQ stream, on
+// dlq.<the breach subject the publisher used>, and its Nats-Msg-Id, derived
+// from the source stream and sequence, so a crash between the publish and
+// the ack does not write the dead letter twice.
+func deadLetterMsg(msg jetstream.Msg, subject, publisher string, meta *jetstream.MsgMetadata, reason breach.Reason, errText string, now time.Time) (*nats.Msg, string) {
+	out := nats.NewMsg(DLQPrefix + subject)
 	out.Data = msg.Data()
 	copyHeaders(out, msg.Headers())
 	if reason == breach.ReasonSecretField {
@@ -89,7 +89,10 @@ func deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, 
 	}
 	out.Header.Set(HeaderDlqReason, string(reason))
 	out.Header.Set(HeaderDlqError, headerSafe(errText))
-	out.Header.Set(HeaderDlqSubject, msg.Subject())
+	out.Header.Set(HeaderDlqSubject, subject)
+	if publisher != "" {
+		out.Header.Set(HeaderDlqPublisher, publisher)
+	}
 	out.Header.Set(HeaderDlqTime, now.UTC().Format(time.RFC3339Nano))
 	id := "dlq:" + fmt.Sprint(time.Now().UnixNano())
 	if meta != nil {
@@ -99,8 +102,7 @@ func deadLetter(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, 
 		out.Header.Set(HeaderDlqArrived, meta.Timestamp.UTC().Format(time.RFC3339Nano))
 		id = "dlq:" + meta.Stream + ":" + strconv.FormatUint(meta.Sequence.Stream, 10)
 	}
-	_, err := js.PublishMsg(ctx, out, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamDLQ))
-	return err
+	return out, id
 }
 
 // copyHeaders copies the original headers except Nats-* control headers

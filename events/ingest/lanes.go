@@ -188,6 +188,13 @@ func (r *laneRate) take(want int, now time.Time) int {
 	return n
 }
 
+// refund gives back n tokens taken but not used.
+func (r *laneRate) refund(n int) {
+	if r.rate > 0 && n > 0 {
+		r.tokens = min(r.burst, r.tokens+float64(n))
+	}
+}
+
 // wait is how long until one more token is there.
 func (r *laneRate) wait() time.Duration {
 	if r.rate <= 0 || r.tokens >= 1 {

@@ -29,6 +29,10 @@ type Stats struct {
 	Retried      uint64 // naked for redelivery
 	Acked        uint64
 	DeadLettered map[breach.Reason]uint64
+	// Summarised counts dead letters written in a summary rather than
+	// whole (they are in DeadLettered too); DLQSummaries the summaries.
+	Summarised   uint64
+	DLQSummaries uint64
 	// Erased counts messages removed from the BREACH stream because they
 	// carried a secret-looking field.
 	Erased    uint64

@@ -118,7 +118,7 @@ func DLQStreamConfig(l StorageLimits) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        StreamDLQ,
 		Description: "Breach events that can never be processed, with Runbook-Dlq-* headers",
-		Subjects:    []string{SubjectsDLQ},
+		Subjects:    []string{SubjectsDLQ, SubjectsDLQSummary},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      90 * 24 * time.Hour,

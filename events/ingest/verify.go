@@ -51,7 +51,7 @@ func (c *Consumer) decode(ctx context.Context, it *item) {
 		c.deadLetter(ctx, it, ReasonRetriesExhausted, fmt.Sprintf("delivered %d times without finishing", it.meta.NumDelivered))
 		return
 	}
-	ev, err := breach.Decode(it.msg.Subject(), it.msg.Data())
+	ev, err := breach.Decode(it.subject, it.msg.Data())
 	if err != nil {
 		c.refused(ctx, it, err)
 		return
@@ -63,7 +63,7 @@ func (c *Consumer) decode(ctx context.Context, it *item) {
 // verify checks signature, time window and replay, then matches the
 // event against the runbooks.
 func (c *Consumer) verify(ctx context.Context, it *item, rbs []LoadedRunbook) {
-	err := c.cfg.Verifier.Verify(ctx, it.ev, breach.Delivery{Subject: it.msg.Subject(), ArrivedAt: it.meta.Timestamp, StreamSeq: it.meta.Sequence.Stream})
+	err := c.cfg.Verifier.Verify(ctx, it.ev, breach.Delivery{Subject: it.subject, ArrivedAt: it.meta.Timestamp, StreamSeq: it.meta.Sequence.Stream})
 	if err != nil {
 		c.refused(ctx, it, err)
 		return
@@ -74,14 +74,14 @@ func (c *Consumer) verify(ctx context.Context, it *item, rbs []LoadedRunbook) {
 		return
 	}
 	it.evMap = evMap
-	matches, err := MatchEvent(rbs, it.ev, evMap, it.msg.Subject())
+	matches, err := MatchEvent(rbs, it.ev, evMap, it.subject)
 	if err != nil {
 		c.deadLetter(ctx, it, ReasonTrigger, err.Error())
 		return
 	}
 	if len(matches) == 0 {
 		if c.cfg.RequireMatch {
-			c.deadLetter(ctx, it, ReasonNoMatch, "no runbook trigger matches "+it.msg.Subject())
+			c.deadLetter(ctx, it, ReasonNoMatch, "no runbook trigger matches "+it.subject)
 			return
 		}
 		c.log.Info("no runbook matches; acked", it.attrs()...)
