@@ -120,6 +120,7 @@ func (c *Consumer) dispatch(ctx context.Context, b *batch) {
 	// After the Starter calls: a genuine breach in a batch of refusals is
 	// started before any of them is written.
 	c.flushRejects(ctx, b.items)
+	c.noteFlood(b.items)
 }
 
 // recoverBatch turns a panic in a stage (a bug) into a delayed

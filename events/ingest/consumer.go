@@ -97,6 +97,8 @@ type Config struct {
 	// publisher and reason go into one summary dead letter (dlqbatch.go).
 	// Default DefaultDLQWholePerSecond; negative: always whole.
 	DLQWholePerSecond int
+	// Flood tunes flood detection and says whom to tell (flood.go).
+	Flood FloodConfig
 	// Now is the clock for dead-letter timestamps. Default time.Now.
 	Now func() time.Time
 
@@ -130,6 +132,7 @@ type Consumer struct {
 	col      atomic.Pointer[collector] // of the current Run, for buffered
 	// dlqBudget counts whole dead letters per publisher and reason.
 	dlqBudget *dlqBudget
+	flood     *floodMeter
 	// fleetMissing remembers fleet runbooks reported missing (log once).
 	fleetMissing sync.Map
 }
@@ -215,6 +218,7 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config) (*Cons
 		known:     newIDSet(cfg.KnownIDs),
 		answered:  newIDSet(cfg.KnownIDs),
 		dlqBudget: &dlqBudget{perSecond: cfg.DLQWholePerSecond},
+		flood:     newFloodMeter(cfg.Flood),
 	}, nil
 }
 

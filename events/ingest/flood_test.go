@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/keyresponse/runbook/events/breach"
 )
@@ -89,7 +87,13 @@ func TestGenuineBreachIsStartedAheadOfAQueuedFloodInAnotherLane(t *testing.T) {
 
 	var c *Consumer
 	st := &orderStarter{c: func() *Consumer { return c }}
-	c, _ = e.runConsumer(st, func(cfg *Config) { cfg.Lanes = lanes; cfg.BatchSize = 256 })
+	var alertMu sync.Mutex
+	var alerts []FloodAlert
+	c, _ = e.runConsumer(st, func(cfg *Config) {
+		cfg.Lanes = lanes
+		cfg.BatchSize = 256
+		cfg.Flood.OnFlood = func(a FloodAlert) { alertMu.Lock(); alerts = append(alerts, a); alertMu.Unlock() }
+	})
 	waitFor(t, "flood dead-lettered", func() bool { return c.Stats().DeadLetteredTotal() >= flood })
 
 	starts, _, _ := st.snapshot()
@@ -109,6 +113,16 @@ func TestGenuineBreachIsStartedAheadOfAQueuedFloodInAnotherLane(t *testing.T) {
 	if s.Summarised == 0 || s.DLQSummaries == 0 {
 		t.Errorf("a 20,000-event flood was written whole (summarised %d, summaries %d): the budget did not apply", s.Summarised, s.DLQSummaries)
 	}
+
+	// The flood was noticed once, for the flooding publisher only.
+	waitFor(t, "flood alert", func() bool { alertMu.Lock(); defer alertMu.Unlock(); return len(alerts) > 0 })
+	alertMu.Lock()
+	if len(alerts) != 1 || alerts[0].Publisher != "flooder" || alerts[0].Reasons[breach.ReasonBadSignature] == 0 {
+		t.Errorf("flood alerts = %+v, want one for publisher flooder naming bad_signature", alerts)
+	} else if txt := alerts[0].Text(); !strings.Contains(txt, "breach stream flooded") || !strings.Contains(txt, "publisher flooder") {
+		t.Errorf("alert text %q", txt)
+	}
+	alertMu.Unlock()
 
 	// Every forged sequence is in the DLQ exactly once: whole, or in a
 	// summary's ranges.
@@ -183,6 +197,3 @@ func BenchmarkFloodReject(b *testing.B) {
 		b.StartTimer()
 	}
 }
-
-var _ = nats.NewMsg
-var _ jetstream.Msg

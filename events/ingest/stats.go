@@ -33,6 +33,8 @@ type Stats struct {
 	// whole (they are in DeadLettered too); DLQSummaries the summaries.
 	Summarised   uint64
 	DLQSummaries uint64
+	// Floods counts flood alerts (one per lane per cooldown).
+	Floods uint64
 	// Erased counts messages removed from the BREACH stream because they
 	// carried a secret-looking field.
 	Erased    uint64
