@@ -32,6 +32,11 @@ type Delivery struct {
 	ArrivedAt time.Time
 	// StreamSeq identifies the message for the replay guard.
 	StreamSeq uint64
+	// HeaderSigned is set when Precheck verified the message's
+	// Runbook-Signature header over its exact bytes: the body signature is
+	// then not required (any signature or sigkeyid in the body is data the
+	// header covered).
+	HeaderSigned bool
 }
 
 // Verifier checks authenticity and freshness of decoded events.
@@ -57,7 +62,9 @@ type Verifier struct {
 // never occupy an id. Permanent refusals are *Error; other errors are
 // transient.
 func (v *Verifier) Verify(ctx context.Context, ev Event, d Delivery) error {
-	if ev.Signature == "" && ev.SigKeyID == "" {
+	if d.HeaderSigned {
+		// Authentic: Precheck verified the header over these bytes.
+	} else if ev.Signature == "" && ev.SigKeyID == "" {
 		if !v.unsignedAllowed(d.Subject) {
 			return refuse(ReasonUnsigned, "no signature and subject %q is not allowed unsigned", truncate(d.Subject, 200))
 		}

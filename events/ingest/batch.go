@@ -20,6 +20,8 @@ type item struct {
 	// lane ("" shared): a lane's stored subject is lane.<p>.breach.x.y.
 	subject   string
 	publisher string
+	// headerSigned: the Runbook-Signature header verified (breach.Precheck).
+	headerSigned bool
 
 	ev      breach.Event
 	evMap   map[string]any

@@ -51,7 +51,18 @@ func (c *Consumer) decode(ctx context.Context, it *item) {
 		c.deadLetter(ctx, it, ReasonRetriesExhausted, fmt.Sprintf("delivered %d times without finishing", it.meta.NumDelivered))
 		return
 	}
-	ev, err := breach.Decode(it.subject, it.msg.Data())
+	body := it.msg.Data()
+	if len(body) <= breach.MaxEventBytes { // an oversized body is refused by Decode unread
+		// Before parsing: a forged header signature or a plainly unsigned
+		// event is refused after one HMAC or one scan of the bytes.
+		hs, err := c.cfg.Verifier.Precheck(it.subject, it.msg.Headers().Get(breach.HeaderSignature), body)
+		if err != nil {
+			c.refused(ctx, it, err)
+			return
+		}
+		it.headerSigned = hs
+	}
+	ev, err := breach.Decode(it.subject, body)
 	if err != nil {
 		c.refused(ctx, it, err)
 		return
@@ -63,7 +74,7 @@ func (c *Consumer) decode(ctx context.Context, it *item) {
 // verify checks signature, time window and replay, then matches the
 // event against the runbooks.
 func (c *Consumer) verify(ctx context.Context, it *item, rbs []LoadedRunbook) {
-	err := c.cfg.Verifier.Verify(ctx, it.ev, breach.Delivery{Subject: it.subject, ArrivedAt: it.meta.Timestamp, StreamSeq: it.meta.Sequence.Stream})
+	err := c.cfg.Verifier.Verify(ctx, it.ev, breach.Delivery{Subject: it.subject, ArrivedAt: it.meta.Timestamp, StreamSeq: it.meta.Sequence.Stream, HeaderSigned: it.headerSigned})
 	if err != nil {
 		c.refused(ctx, it, err)
 		return
