@@ -101,8 +101,9 @@ type Users map[Role][]string
 
 // ServerConfig renders the policy as nats-server configuration text: the
 // accounts block with every user and its permissions, ENGINE's export of
-// breach.> and PUBLISHERS' import of it. Every role must have a user.
-func ServerConfig(u Users) (string, error) {
+// breach.> and PUBLISHERS' import of it, and one account per named
+// publisher with its lane (lanes.go). Every role must have a user.
+func ServerConfig(u Users, pubs ...Publisher) (string, error) {
 	byAccount := map[string][]string{}
 	for _, r := range Roles {
 		keys := u[r]
@@ -110,8 +111,8 @@ func ServerConfig(u Users) (string, error) {
 			return "", fmt.Errorf("natsauth: no %s user", r)
 		}
 		for _, k := range keys {
-			if !strings.HasPrefix(k, "U") || strings.ContainsAny(k, " \t\n\"'{}") {
-				return "", fmt.Errorf("natsauth: %s user %q is not an nkey user public key (U…)", r, k)
+			if err := checkNKey(k); err != nil {
+				return "", fmt.Errorf("natsauth: %s %w", r, err)
 			}
 			byAccount[AccountOf(r)] = append(byAccount[AccountOf(r)], userBlock(k, PermissionsOf(r)))
 		}
@@ -120,11 +121,25 @@ func ServerConfig(u Users) (string, error) {
 	b.WriteString("# Generated from events/natsauth: who may do what on the engine's NATS.\n")
 	b.WriteString("accounts {\n")
 	fmt.Fprintf(&b, "  %s {\n    jetstream: enabled\n    users: [\n%s    ]\n", AccountEngine, strings.Join(byAccount[AccountEngine], ""))
-	fmt.Fprintf(&b, "    exports: [ { service: %q } ]\n  }\n", ingest.SubjectsBreach)
+	lanes, err := laneAccounts(pubs)
+	if err != nil {
+		return "", err
+	}
+	exports := append([]string{fmt.Sprintf("{ service: %q }", ingest.SubjectsBreach)}, laneExports(pubs)...)
+	fmt.Fprintf(&b, "    exports: [ %s ]\n  }\n", strings.Join(exports, ", "))
 	fmt.Fprintf(&b, "  %s {\n    users: [\n%s    ]\n", AccountPublishers, strings.Join(byAccount[AccountPublishers], ""))
 	fmt.Fprintf(&b, "    imports: [ { service: { account: %s, subject: %q } } ]\n  }\n", AccountEngine, ingest.SubjectsBreach)
+	b.WriteString(lanes)
 	b.WriteString("}\n")
 	return b.String(), nil
+}
+
+// checkNKey refuses what is not an nkey user public key.
+func checkNKey(k string) error {
+	if !strings.HasPrefix(k, "U") || strings.ContainsAny(k, " \t\n\"'{}") {
+		return fmt.Errorf("user %q is not an nkey user public key (U…)", k)
+	}
+	return nil
 }
 
 func userBlock(nkey string, p Permissions) string {
