@@ -90,6 +90,7 @@ Other verbs find this engine with no flags through <home>/dev.json.`,
   temporal   %s  namespace %s  (SQLite: %s)
   nats       %s  (JetStream store: %s)
   nats users %s/{engine,admin,operator,publisher}.nk  (nkey seeds; every verb connects as the role it needs)
+  lanes      %s  (a publisher's own account and stream; seed publisher-<name>.nk)
   worker     task queue %q
   exchange   %s  simulator: binance, okx, bybit dialects; demo bot sub-accounts "bot-1"
   demo bot   %s  freqtrade API; trades on binance from 127.0.0.10
@@ -104,7 +105,7 @@ try, from another terminal:
   runbook exec demo-approval --input bot=bot-1 --wait
   runbook approve demo-approval:bot-1
 Ctrl-C stops; state is kept for the next start.
-`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), devNATSUsersDir(home), e.TaskQueue, stack.exchangeURL(), stack.demoBotURL(), stack.sms.sim.URL(), stack.http.URL(), stack.bridge.URL(), stack.bridge.TokenAt(), stack.http.URL(), stack.uiURL(), keyringFile(home))
+`, home, e.Temporal, e.Namespace, filepath.Join(home, "temporal.db"), e.NATS, filepath.Join(home, "nats"), devNATSUsersDir(home), laneSummary(stack.lanes), e.TaskQueue, stack.exchangeURL(), stack.demoBotURL(), stack.sms.sim.URL(), stack.http.URL(), stack.bridge.URL(), stack.bridge.TokenAt(), stack.http.URL(), stack.uiURL(), keyringFile(home))
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stdout, "runbook dev: stopping")
 			return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 
@@ -19,16 +20,40 @@ func devNATSUsersDir(home string) string { return filepath.Join(home, "nats-user
 // startDevNATS runs the embedded NATS with the engine's accounts and
 // least-privilege users (events/natsauth), provisioning their seeds in the
 // home on first start: nothing connects without one of them.
-func startDevNATS(home string, port int) (*natsdev.Server, error) {
+func startDevNATS(home string, port int, lanes []ingest.Lane) (*natsdev.Server, error) {
 	users, err := natsauth.EnsureSeeds(devNATSUsersDir(home))
 	if err != nil {
 		return nil, fmt.Errorf("nats users: %w", err)
 	}
-	conf, err := natsauth.ServerConfig(users)
+	var names []string
+	for _, l := range lanes {
+		names = append(names, l.Publisher)
+	}
+	pubs, err := natsauth.EnsurePublisherSeeds(devNATSUsersDir(home), names)
+	if err != nil {
+		return nil, fmt.Errorf("nats publishers: %w", err)
+	}
+	conf, err := natsauth.ServerConfig(users, pubs...)
 	if err != nil {
 		return nil, err
 	}
 	return natsdev.Start(natsdev.Options{Port: port, StoreDir: filepath.Join(home, "nats"), Config: conf})
+}
+
+// devDefaultPublisher is the lane publisher `runbook dev` provisions when
+// the config names none, so the dev stack has the production shape.
+const devDefaultPublisher = "monitor"
+
+// devLanes are the publisher lanes of a dev stack: the options' (bench),
+// else the config's, else one named monitor.
+func devLanes(o devOptions) []ingest.Lane {
+	if o.publishers != nil {
+		return o.publishers
+	}
+	if o.cfg != nil && len(o.cfg.Events.Publishers) > 0 {
+		return o.cfg.Events.Lanes()
+	}
+	return []ingest.Lane{{Publisher: devDefaultPublisher}}
 }
 
 // devNATSSeed is role's seed file in the dev home, or "" when there is
@@ -57,4 +82,16 @@ func withDevCredential(o ingest.ConnOptions, home string, role natsauth.Role) in
 func engineConnOptions(o ingest.ConnOptions) ingest.ConnOptions {
 	o.Extra = append(append([]nats.Option(nil), o.Extra...), nats.CustomInboxPrefix(natsauth.EngineInboxPrefix))
 	return o
+}
+
+// laneSummary names each lane publisher and its stream, for the dev banner.
+func laneSummary(lanes []ingest.Lane) string {
+	var parts []string
+	for _, l := range lanes {
+		parts = append(parts, l.Publisher+" → "+ingest.LaneStream(l.Publisher))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -34,6 +34,9 @@ type devOptions struct {
 	console      io.Writer
 	allowedHosts []string
 	identity     string
+	// publishers, when set, are the lane publishers instead of the
+	// config's (the bench's monitor and flooder).
+	publishers []ingest.Lane
 	// books are the runbooks the trigger consumer matches events against.
 	books func() []ingest.LoadedRunbook
 	// limits cap automatic incidents (blast radius); zero means no cap.
@@ -93,6 +96,8 @@ type devOptions struct {
 
 // devStack is everything `runbook dev` runs in one process.
 type devStack struct {
+	// lanes are the publisher lanes its NATS was started with.
+	lanes    []ingest.Lane
 	temporal *temporaldev.Server
 	nats     *natsdev.Server
 	client   client.Client
@@ -127,7 +132,9 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			s.stop()
 		}
 	}()
-	s.nats, err = startDevNATS(o.home, o.natsPort)
+	lanes := devLanes(o)
+	s.lanes = lanes
+	s.nats, err = startDevNATS(o.home, o.natsPort, lanes)
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w (is another server on port %d? try --nats-port)", err, o.natsPort)
 	}
@@ -176,6 +183,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		searchAttributes: true,
 		batchSize:        o.consumerBatch,
 		starter:          o.starter,
+		lanes:            lanes,
 		// Text on the dev console; secret-looking attributes are masked.
 		logger: observability.NewLogger(observability.LogOptions{Format: "text", Level: slog.LevelWarn, Writer: o.console}),
 	}
@@ -261,6 +269,7 @@ func startDevStack(ctx context.Context, o devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	if o.books != nil {
+		es.onFlood = floodPager(s.sms, es.logger)
 		if err := s.events.startConsumer(ctx, es, s.client, reg, o.books); err != nil {
 			return nil, err
 		}

@@ -49,6 +49,10 @@ type eventSettings struct {
 	// SignalWithStart call, never eager).
 	starter string
 	logger  *slog.Logger
+	// lanes are the named publishers' lanes (config events.publishers;
+	// dev: monitor); onFlood is told of a flooded lane (pages on-call).
+	lanes   []ingest.Lane
+	onFlood func(ingest.FloodAlert)
 	// sign signs every start with the engine key (authz_wiring.go); nil:
 	// starts go unsigned and the workflow refuses them.
 	sign temporalstart.Signer
@@ -100,12 +104,16 @@ func connectEvents(ctx context.Context, s eventSettings) (*natsSide, error) {
 		nc.Close()
 		return nil, fmt.Errorf("breach streams: %w", err)
 	}
+	if err := ingest.EnsureLaneStreams(ctx, js, s.lanes); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("publisher lanes: %w", err)
+	}
 	if _, err := audit.EnsureStream(ctx, js, audit.StreamOptions{}); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("audit stream: %w", err)
 	}
 	n := &natsSide{nc: nc, js: js, store: audit.NewStore(js, audit.WithKeys(s.auditKeys))}
-	n.watchCapacity(s.streams)
+	n.watchCapacity(s.streams, s.lanes)
 	return n, nil
 }
 
@@ -183,6 +191,8 @@ func (n *natsSide) startConsumer(ctx context.Context, s eventSettings, tc client
 		BatchSize:    s.batchSize,
 		FetchBytes:   s.streams.fetchBytes,
 		Logger:       s.logger,
+		Lanes:        s.lanes,
+		Flood:        ingest.FloodConfig{OnFlood: s.onFlood},
 	})
 	if err != nil {
 		return fmt.Errorf("trigger consumer: %w", err)

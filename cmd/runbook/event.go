@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel"
 
@@ -23,13 +25,14 @@ func newEventCommand(g *globals) *cobra.Command {
 
 func newEventSendCommand(g *globals) *cobra.Command {
 	var (
-		data     breach.Data
-		kind     string
-		keyID    string
-		severity string
-		evidence []string
-		count    int
-		source   string
+		data      breach.Data
+		kind      string
+		keyID     string
+		publisher string
+		severity  string
+		evidence  []string
+		count     int
+		source    string
 	)
 	c := &cobra.Command{
 		Use:   "send",
@@ -68,7 +71,13 @@ func newEventSendCommand(g *globals) *cobra.Command {
 				}
 				data.Evidence[k] = v
 			}
-			nc, js, err := g.connectNATS(cmd.Context(), natsauth.RolePublisher)
+			var nc *nats.Conn
+			var js jetstream.JetStream
+			if publisher != "" {
+				nc, js, err = g.connectPublisher(publisher)
+			} else {
+				nc, js, err = g.connectNATS(cmd.Context(), natsauth.RolePublisher)
+			}
 			if err != nil {
 				return err
 			}
@@ -86,7 +95,12 @@ func newEventSendCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if _, err := ingest.Publish(cmd.Context(), js, ev); err != nil {
+				if publisher != "" {
+					_, err = ingest.PublishAs(cmd.Context(), js, ev, publisher)
+				} else {
+					_, err = ingest.Publish(cmd.Context(), js, ev)
+				}
+				if err != nil {
 					return err
 				}
 				ids = append(ids, ev.ID)
@@ -108,6 +122,7 @@ func newEventSendCommand(g *globals) *cobra.Command {
 	f.StringVar(&severity, "severity", "high", "low, medium, high or critical")
 	f.StringArrayVar(&evidence, "evidence", nil, "evidence as name=value (repeatable)")
 	f.IntVar(&count, "count", 1, "publish this many events (each with its own id)")
+	f.StringVar(&publisher, "publisher", "", "publish as this named publisher, into its own lane (dev: its seed publisher-<name>.nk); default the shared publisher")
 	f.StringVar(&source, "source", "manual", "what detected the breach")
 	return c
 }

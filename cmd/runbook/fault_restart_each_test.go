@@ -74,7 +74,7 @@ func TestFault_NATSRestartThenTemporalRestartMidStream(t *testing.T) {
 	waitPublished(total / 3)
 	stack.nats.Stop()
 	time.Sleep(500 * time.Millisecond)
-	if stack.nats, err = startDevNATS(home, natsPort); err != nil {
+	if stack.nats, err = startDevNATS(home, natsPort, stack.lanes); err != nil {
 		t.Fatalf("NATS restart: %v", err)
 	}
 	t.Logf("NATS restarted after %d of %d events", total/3, total)

@@ -37,6 +37,35 @@ func (g *globals) connectNATS(ctx context.Context, role natsauth.Role) (*nats.Co
 	return nc, js, nil
 }
 
+// connectPublisher connects as a named lane publisher: the configured
+// credential, or in dev that publisher's seed.
+func (g *globals) connectPublisher(name string) (*nats.Conn, jetstream.JetStream, error) {
+	if err := ingest.ValidPublisherName(name); err != nil {
+		return nil, nil, fmt.Errorf("--publisher: %w", err)
+	}
+	opts, err := g.natsConn("runbook-cli")
+	if err != nil {
+		return nil, nil, err
+	}
+	if opts.CredsFile == "" && opts.NKeyFile == "" && opts.User == "" && opts.Token == "" {
+		seed := natsauth.PublisherSeedFile(devNATSUsersDir(g.homeDir()), name)
+		if _, err := os.Stat(seed); err != nil {
+			return nil, nil, fmt.Errorf("--publisher %s: no credential configured and no dev seed %s (is it in events.publishers?)", name, seed)
+		}
+		opts.NKeyFile = seed
+	}
+	nc, err := ingest.Connect(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w", g.resolved().NATS, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
 // natsConn is how this process reaches NATS: the effective URL and the
 // config's nats block (environment overrides already applied by
 // config.ApplyEnv: RUNBOOK_NATS_CREDS, _NKEY, _USER + _PASSWORD, _TOKEN).

@@ -39,9 +39,13 @@ func streamSettingsFrom(s config.Streams) (streamSettings, error) {
 
 // watchCapacity reads the breach streams' fill until the NATS side closes,
 // for the runbook_stream_* metrics.
-func (n *natsSide) watchCapacity(s streamSettings) {
+func (n *natsSide) watchCapacity(s streamSettings, lanes []ingest.Lane) {
 	ctx, cancel := context.WithCancel(context.Background())
-	n.capacity = ingest.NewCapacityWatcher(n.js, s.capacityInterval, nil)
+	streams := []string{ingest.StreamBreach, ingest.StreamDLQ}
+	for _, l := range lanes {
+		streams = append(streams, ingest.LaneStream(l.Publisher))
+	}
+	n.capacity = ingest.NewCapacityWatcher(n.js, s.capacityInterval, nil, streams...)
 	n.stopCapacity = cancel
 	go n.capacity.Run(ctx)
 }

@@ -78,6 +78,7 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 				taskQueue:        ep.TaskQueue,
 				payloadKeys:      kr,
 				searchAttributes: g.searchAttributes(),
+				lanes:            g.mustCfg().Events.Lanes(),
 				logger:           slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			}
 			if es.auditKeys, err = g.auditKeys(); err != nil {
@@ -134,6 +135,7 @@ signs the incidents it starts. SIGHUP re-reads the roster.`,
 				if es.keyring, err = g.loadKeyring(); err != nil {
 					return err
 				}
+				es.onFlood = floodPager(smsS, es.logger)
 				if err := events.startConsumer(ctx, es, c, reg, books); err != nil {
 					return err
 				}

@@ -29,6 +29,19 @@ func Publish(ctx context.Context, js jetstream.JetStream, ev breach.Event) (*jet
 // the Alertmanager bridge makes a fresh event id per publish and
 // deduplicates retries by a key of its own (alertDedupKey).
 func PublishWithMsgID(ctx context.Context, js jetstream.JetStream, ev breach.Event, msgID string) (*jetstream.PubAck, error) {
+	return publish(ctx, js, ev, msgID, "")
+}
+
+// PublishAs is Publish for a named publisher connected with its lane
+// account's credentials: the same subject, acked by its lane's stream.
+func PublishAs(ctx context.Context, js jetstream.JetStream, ev breach.Event, publisher string) (*jetstream.PubAck, error) {
+	if err := ValidPublisherName(publisher); err != nil {
+		return nil, err
+	}
+	return publish(ctx, js, ev, ev.ID, publisher)
+}
+
+func publish(ctx context.Context, js jetstream.JetStream, ev breach.Event, msgID, publisher string) (*jetstream.PubAck, error) {
 	if _, _, ok := breach.SplitSubject(ev.NATSSubject()); !ok {
 		return nil, fmt.Errorf("publish: %q is not a valid breach subject (bot and kind must be [A-Za-z0-9_-])", ev.NATSSubject())
 	}
@@ -43,7 +56,7 @@ func PublishWithMsgID(ctx context.Context, js jetstream.JetStream, ev breach.Eve
 	msg := nats.NewMsg(ev.NATSSubject())
 	msg.Data = body
 	msg.Header.Set("Content-Type", ContentType)
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(StreamBreach))
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(LaneStream(publisher)))
 	if isStreamFull(err) {
 		publishRefused.Add(1)
 		return nil, fmt.Errorf("%w: %w", ErrStreamFull, err)

@@ -55,6 +55,7 @@ func (c *Config) Check() []Problem {
 		add("limits", "caps cannot be negative")
 	}
 	ps = append(ps, c.Streams.check()...)
+	ps = append(ps, c.Events.checkPublishers()...)
 	switch c.Secrets.Backend {
 	case "", "file", "nats-kv":
 	case "vault":

@@ -145,6 +145,24 @@ type Events struct {
 	AllowUnsigned []string `yaml:"allow_unsigned,omitempty"`
 	// Consumer runs the trigger consumer in this worker (default true).
 	Consumer *bool `yaml:"consumer,omitempty"`
+	// Publishers are the named publishers with a lane of their own
+	// (docs/operations.md, "Publisher lanes"): each has its own NATS
+	// account whose import maps its breach.> onto lane.<name>.breach.>
+	// (the NATS server configuration is the operator's; deploy/ and
+	// events/natsauth show it), its own stream and its own share of the
+	// trigger consumer. `runbook dev` provisions them (and one named
+	// monitor when none is listed).
+	Publishers []Publisher `yaml:"publishers,omitempty"`
+}
+
+// Publisher is one publisher lane: name, its stream's limits, and the
+// most events a second the consumer takes from it.
+type Publisher struct {
+	Name     string  `yaml:"name"`
+	MaxMsgs  int64   `yaml:"max_msgs,omitempty"`
+	MaxBytes int64   `yaml:"max_bytes,omitempty"`
+	Rate     float64 `yaml:"rate,omitempty"`
+	Burst    int     `yaml:"burst,omitempty"`
 }
 
 // Limits is the blast-radius cap on automatic incidents.
