@@ -27,6 +27,9 @@ type benchOptions struct {
 	stormEvents int
 	stormBots   int
 	interpN     int
+	floodEvents int
+	floodDups   int
+	floodN      int
 	batch       int
 	cpuProfile  string
 	keep        bool
@@ -65,6 +68,10 @@ sub-account and one sloppy key each). It then runs, one after the other:
             per bot; ingest rate with signature checks on
   interp    contain-key-breach through the DSL interpreter vs the same steps as a hand-written
             Go workflow calling the same activities
+  flood     a genuine breach's event → lockout with nothing queued, then behind --flood-events
+            forged and unsigned events queued in a flooder's lane and --flood-dups signed
+            duplicates in the genuine monitor's own lane, side by side with the ratio; the rate
+            each flood is worked off at; the process's peak memory
 
 and prints one table. Quick run: runbook bench --n 50 --mass-bots 100 --storm-events 20000 --storm-bots 20.`,
 		Args: cobra.NoArgs,
@@ -73,13 +80,16 @@ and prints one table. Quick run: runbook bench --n 50 --mass-bots 100 --storm-ev
 		},
 	}
 	f := c.Flags()
-	f.StringSliceVar(&o.only, "only", nil, "run only these benchmarks: contain, floor, mass, storm, interp")
+	f.StringSliceVar(&o.only, "only", nil, "run only these benchmarks: contain, floor, mass, storm, interp, flood")
 	f.IntVar(&o.n, "n", 500, "incidents for time-to-contain (and workflows for the floor)")
 	f.IntVar(&o.massBots, "mass-bots", 1000, "bots leaked at once in the mass-breach run")
 	f.DurationVar(&o.massTimeout, "mass-timeout", 15*time.Minute, "give up on the mass breach after this long")
 	f.IntVar(&o.stormEvents, "storm-events", 100000, "events in the alert storm")
 	f.IntVar(&o.stormBots, "storm-bots", 100, "bots the storm's events are spread over")
 	f.IntVar(&o.interpN, "interp-n", 50, "incidents per variant in the interpreter-overhead run")
+	f.IntVar(&o.floodEvents, "flood-events", 1_000_000, "forged and unsigned events in each flood (from the flooder's lane)")
+	f.IntVar(&o.floodDups, "flood-dups", 100_000, "signed duplicates in the monitor's own lane")
+	f.IntVar(&o.floodN, "flood-n", 20, "genuine breaches measured with no flood and behind each flood")
 	f.IntVar(&o.batch, "consumer-batch", 0, "most events the trigger consumer handles as one batch (0 = the engine's default)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (engine and load in one process) to this file")
 	f.StringVar(&o.starter, "starter", "eager", "how events start incidents: eager, lazy (same calls, no eager dispatch) or signal-with-start")
@@ -102,6 +112,8 @@ type benchEnv struct {
 	out    io.Writer
 	// showTimeline prints the last contain incident's history timeline.
 	showTimeline bool
+	// closers close the bench's own connections (lane publishers).
+	closers []func()
 }
 
 func runBench(ctx context.Context, g *globals, o benchOptions) error {
@@ -148,6 +160,9 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		sizes["interp-dsl"] = o.interpN
 		sizes["interp-go"] = o.interpN
 	}
+	if o.want("flood") {
+		sizes["flood"] = 4 * o.floodN
+	}
 	fmt.Fprintf(g.stderr, "bench: starting the embedded stack in %s and seeding %d bots\n", home, sum(sizes))
 	seedStart := time.Now()
 	stack, err := startDevStack(ctx, devOptions{
@@ -156,10 +171,11 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		exchangeSimPort: 0, demoBotPort: -1, httpPort: -1,
 		oncall:        g.mustCfg().Oncall,
 		consumerBatch: o.batch,
+		publishers:    benchFloodLanes(o.floodEvents),
 		starter:       o.starter,
 		seedBots: func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error) {
 			all := botSetup{facts: map[string]botFacts{}}
-			for _, name := range []string{"contain", "mass", "fleet", "storm", "interp-dsl", "interp-go"} {
+			for _, name := range []string{"contain", "mass", "fleet", "storm", "interp-dsl", "interp-go", "flood"} {
 				if sizes[name] == 0 {
 					continue
 				}
@@ -183,6 +199,11 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 	}
 	defer stack.stop()
 	env.stack = stack
+	defer func() {
+		for _, c := range env.closers {
+			c()
+		}
+	}()
 	fmt.Fprintf(g.stderr, "bench: stack up, fleet seeded in %s\n", time.Since(seedStart).Round(time.Millisecond))
 
 	if o.cpuProfile != "" {
@@ -243,6 +264,10 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		printBench(g.stdout, rows, o)
 		return err
 	}
+	if err := step("flood", func() ([]benchRow, error) { return benchFlood(ctx, env, o.floodEvents, o.floodDups, o.floodN) }); err != nil {
+		printBench(g.stdout, rows, o)
+		return err
+	}
 	printBench(g.stdout, rows, o)
 	return nil
 }
@@ -267,8 +292,8 @@ func printBench(w io.Writer, rows []benchRow, o benchOptions) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.what, r.how, r.n, p50, p90, p99, r.extra)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n%s/%s, %d CPUs, %s; --starter %s; sizes: --n %d --mass-bots %d --storm-events %d --storm-bots %d --interp-n %d\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), o.starter, o.n, o.massBots, o.stormEvents, o.stormBots, o.interpN)
+	fmt.Fprintf(w, "\n%s/%s, %d CPUs, %s; --starter %s; sizes: --n %d --mass-bots %d --storm-events %d --storm-bots %d --interp-n %d --flood-events %d --flood-dups %d --flood-n %d\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), o.starter, o.n, o.massBots, o.stormEvents, o.stormBots, o.interpN, o.floodEvents, o.floodDups, o.floodN)
 }
 
 // pct is the p-th percentile (nearest rank).
