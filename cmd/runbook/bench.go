@@ -171,7 +171,7 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		exchangeSimPort: 0, demoBotPort: -1, httpPort: -1,
 		oncall:        g.mustCfg().Oncall,
 		consumerBatch: o.batch,
-		publishers:    benchFloodLanes(o.floodEvents),
+		publishers:    benchFloodLanes(o.floodEvents, o.floodDups),
 		starter:       o.starter,
 		seedBots: func(ctx context.Context, ex *devExchange, store secrets.Store) (botSetup, error) {
 			all := botSetup{facts: map[string]botFacts{}}

@@ -27,13 +27,13 @@ const (
 )
 
 // benchFloodLanes are the lanes a bench stack runs with: the flooder's
-// stream must hold the whole flood (its default cap would refuse most of a
+// stream must hold both floods (its default cap would refuse most of a
 // million events at publish: the per-publisher limit doing its job, but
 // then nothing is queued to measure).
-func benchFloodLanes(floodEvents int) []ingest.Lane {
+func benchFloodLanes(floodEvents, dups int) []ingest.Lane {
 	return []ingest.Lane{
-		{Publisher: benchMonitor, MaxMsgs: int64(max(floodEvents, 200_000)) + 1000, MaxBytes: 4 << 30, Rate: -1},
-		{Publisher: benchFlooder, MaxMsgs: int64(floodEvents) + 1000, MaxBytes: 4 << 30, Rate: -1},
+		{Publisher: benchMonitor, MaxMsgs: int64(max(dups, 100_000)) + 10_000, MaxBytes: 4 << 30, Rate: -1},
+		{Publisher: benchFlooder, MaxMsgs: 2*int64(floodEvents) + 10_000, MaxBytes: 8 << 30, Rate: -1},
 	}
 }
 
