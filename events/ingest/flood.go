@@ -41,11 +41,11 @@ type FloodAlert struct {
 	Stream    string
 	// Window is the time the counts cover: the detection window, or less
 	// when the lane was quiet before the flood began.
-	Window time.Duration
-	Events    int // received in Window
-	Rejected  int // refused in Window
-	Reasons   map[breach.Reason]int
-	At        time.Time
+	Window   time.Duration
+	Events   int // received in Window
+	Rejected int // refused in Window
+	Reasons  map[breach.Reason]int
+	At       time.Time
 }
 
 // EventsPerSecond and RejectedPerSecond are the alert's rates.
