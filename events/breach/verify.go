@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,13 +13,14 @@ import (
 // DefaultWindow is how far an event's time may be from its arrival.
 const DefaultWindow = 5 * time.Minute
 
-// ReplayGuard remembers event ids. Claim records key for the message with
-// stream sequence seq and reports fresh=false when the key was already
-// claimed by a *different* message; the same message claiming again (a
-// redelivery after a failed start) stays fresh. An error means "cannot tell
-// now" and must lead to a retry, never to acceptance.
+// ReplayGuard remembers event ids. Claim records key for the message that
+// msg identifies (Delivery.Message: its stream and sequence) and reports
+// fresh=false when the key was already claimed by a *different* message;
+// the same message claiming again (a redelivery after a failed start)
+// stays fresh. An empty msg is never fresh twice. An error means "cannot
+// tell now" and must lead to a retry, never to acceptance.
 type ReplayGuard interface {
-	Claim(ctx context.Context, key string, seq uint64) (fresh bool, err error)
+	Claim(ctx context.Context, key, msg string) (fresh bool, err error)
 }
 
 // Delivery is what the transport knows about one received message.
@@ -30,13 +32,32 @@ type Delivery struct {
 	// so a backlog built up while the consumer or Temporal was down is still
 	// accepted, and an old event published again now is still refused.
 	ArrivedAt time.Time
-	// StreamSeq identifies the message for the replay guard.
+	// Stream and StreamSeq identify the message for the replay guard.
+	// Sequences are per stream: with several lane streams, the same event
+	// at the same sequence in two streams is two messages, and one of them
+	// a replay.
+	Stream    string
 	StreamSeq uint64
 	// HeaderSigned is set when Precheck verified the message's
 	// Runbook-Signature header over its exact bytes: the body signature is
 	// then not required (any signature or sigkeyid in the body is data the
 	// header covered).
 	HeaderSigned bool
+}
+
+// Message is how the replay guard names the delivered message: the stream
+// sequence alone for the shared BREACH stream (the form claims had before
+// lanes, so a claim made before an upgrade still recognises its own
+// redelivery), stream:sequence for any other; "" without a sequence.
+func (d Delivery) Message() string {
+	if d.StreamSeq == 0 {
+		return ""
+	}
+	seq := strconv.FormatUint(d.StreamSeq, 10)
+	if d.Stream == "" || d.Stream == "BREACH" {
+		return seq
+	}
+	return d.Stream + ":" + seq
 }
 
 // Verifier checks authenticity and freshness of decoded events.
@@ -94,7 +115,7 @@ func (v *Verifier) Verify(ctx context.Context, ev Event, d Delivery) error {
 		return refuse(ReasonFuture, "event time %s is %s after arrival, window %s", ev.Time.Format(time.RFC3339), ahead.Round(time.Second), future)
 	}
 	if v.Replay != nil {
-		fresh, err := v.Replay.Claim(ctx, ReplayKey(ev), d.StreamSeq)
+		fresh, err := v.Replay.Claim(ctx, ReplayKey(ev), d.Message())
 		if err != nil {
 			return err
 		}
@@ -133,19 +154,19 @@ func ReplayKey(ev Event) string {
 // consumer uses the JetStream KV guard in events/ingest instead.
 type MemoryReplayGuard struct {
 	mu   sync.Mutex
-	seen map[string]uint64
+	seen map[string]string
 }
 
 // Claim implements ReplayGuard.
-func (g *MemoryReplayGuard) Claim(_ context.Context, key string, seq uint64) (bool, error) {
+func (g *MemoryReplayGuard) Claim(_ context.Context, key, msg string) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.seen == nil {
-		g.seen = map[string]uint64{}
+		g.seen = map[string]string{}
 	}
 	if s, ok := g.seen[key]; ok {
-		return s == seq && seq != 0, nil
+		return s == msg && msg != "", nil
 	}
-	g.seen[key] = seq
+	g.seen[key] = msg
 	return true, nil
 }

@@ -59,18 +59,22 @@ func (c *Consumer) deadLetter(_ context.Context, it *item, reason breach.Reason,
 func (c *Consumer) erase(ctx context.Context, it *item) {
 	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// The message's own stream: every lane has one, with its own
+	// sequences (deleting that sequence in another stream would destroy an
+	// unrelated event and leave the secret where it was).
+	name := it.meta.Stream
 	c.streamMu.Lock()
-	st := c.stream
+	st := c.streams[name]
 	c.streamMu.Unlock()
 	if st == nil {
 		var err error
-		st, err = c.js.Stream(ectx, it.meta.Stream)
+		st, err = c.js.Stream(ectx, name)
 		if err != nil {
 			c.log.Error("cannot erase secret-bearing message", it.attrs("err", err)...)
 			return
 		}
 		c.streamMu.Lock()
-		c.stream = st
+		c.streams[name] = st
 		c.streamMu.Unlock()
 	}
 	if err := st.SecureDeleteMsg(ectx, it.meta.Sequence.Stream); err != nil {

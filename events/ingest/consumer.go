@@ -121,7 +121,7 @@ type Consumer struct {
 	log   *slog.Logger
 
 	streamMu sync.Mutex
-	stream   jetstream.Stream
+	streams  map[string]jetstream.Stream // by name, for erase
 
 	closed *ttlSet // incident ids Temporal reported closed
 	known  *idSet  // incident ids started, signalled, closed or handed to a fleet
@@ -218,6 +218,7 @@ func NewConsumer(ctx context.Context, js jetstream.JetStream, cfg Config) (*Cons
 		known:     newIDSet(cfg.KnownIDs),
 		answered:  newIDSet(cfg.KnownIDs),
 		dlqBudget: &dlqBudget{perSecond: cfg.DLQWholePerSecond},
+		streams:   map[string]jetstream.Stream{},
 		flood:     newFloodMeter(cfg.Flood),
 	}, nil
 }

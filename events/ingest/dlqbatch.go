@@ -125,6 +125,11 @@ func (c *Consumer) flushRejects(ctx context.Context, items []*item) {
 	summaries := map[key][]*item{}
 	var order []key
 	publish := func(msg *nats.Msg, id string, its []*item, reason breach.Reason, whole bool) {
+		// Settled only here: a panic before this point leaves the items
+		// to recoverBatch, which naks them.
+		for _, it := range its {
+			it.settled = true
+		}
 		fut, err := c.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamDLQ))
 		if err != nil {
 			for _, it := range its {
@@ -139,7 +144,6 @@ func (c *Consumer) flushRejects(ctx context.Context, items []*item) {
 		if it.reject == nil || it.settled {
 			continue
 		}
-		it.settled = true
 		r := it.reject
 		k := key{it.publisher, r.reason}
 		if whole, _ := c.dlqBudget.take(it.publisher+"\x00"+string(r.reason), now); whole || r.reason == breach.ReasonSecretField {
@@ -229,7 +233,7 @@ func summaryMsg(its []*item, publisher string, reason breach.Reason, whole int, 
 	body, _ := json.Marshal(s) // plain types only
 	lane := publisher
 	if lane == "" {
-		lane = "shared"
+		lane = "_shared" // not a valid publisher name: cannot collide
 	}
 	out := nats.NewMsg(DLQSummaryPrefix + lane + "." + string(reason))
 	out.Data = body

@@ -171,6 +171,8 @@ func newLaneRate(l Lane) *laneRate {
 	if b <= 0 {
 		b = r
 	}
+	// At least one whole token, or a rate below 1/s could never send.
+	b = max(b, 1)
 	return &laneRate{rate: r, burst: b, tokens: b}
 }
 
@@ -200,5 +202,7 @@ func (r *laneRate) wait() time.Duration {
 	if r.rate <= 0 || r.tokens >= 1 {
 		return 0
 	}
-	return time.Duration((1 - r.tokens) / r.rate * float64(time.Second))
+	// Rounded up, at least 1 ns: a zero here would make the collector wait
+	// for a message instead of the token.
+	return max(time.Nanosecond, time.Duration((1-r.tokens)/r.rate*float64(time.Second))+1)
 }

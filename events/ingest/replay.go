@@ -3,22 +3,22 @@ package ingest
 import (
 	"context"
 	"errors"
-	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // KVReplayGuard is a breach.ReplayGuard on a JetStream KV bucket, so seen
 // ids survive consumer and server restarts and are shared by every consumer
-// instance. The value is the stream sequence of the message that claimed
-// the id: a redelivery of that same message is not a replay.
+// instance. The value names the message that claimed the id
+// (breach.Delivery.Message: stream and sequence): a redelivery of that same
+// message is not a replay.
 type KVReplayGuard struct {
 	KV jetstream.KeyValue
 }
 
 // Claim implements breach.ReplayGuard.
-func (g KVReplayGuard) Claim(ctx context.Context, key string, seq uint64) (bool, error) {
-	val := []byte(strconv.FormatUint(seq, 10))
+func (g KVReplayGuard) Claim(ctx context.Context, key, msg string) (bool, error) {
+	val := []byte(msg)
 	for range 3 {
 		_, err := g.KV.Create(ctx, key, val)
 		if err == nil {
@@ -34,7 +34,7 @@ func (g KVReplayGuard) Claim(ctx context.Context, key string, seq uint64) (bool,
 		if err != nil {
 			return false, err
 		}
-		return string(e.Value()) == string(val) && seq != 0, nil
+		return string(e.Value()) == msg && msg != "", nil
 	}
 	return false, errors.New("replay guard: key kept changing")
 }

@@ -74,7 +74,8 @@ func (c *Consumer) decode(ctx context.Context, it *item) {
 // verify checks signature, time window and replay, then matches the
 // event against the runbooks.
 func (c *Consumer) verify(ctx context.Context, it *item, rbs []LoadedRunbook) {
-	err := c.cfg.Verifier.Verify(ctx, it.ev, breach.Delivery{Subject: it.subject, ArrivedAt: it.meta.Timestamp, StreamSeq: it.meta.Sequence.Stream, HeaderSigned: it.headerSigned})
+	err := c.cfg.Verifier.Verify(ctx, it.ev, breach.Delivery{Subject: it.subject, ArrivedAt: it.meta.Timestamp,
+		Stream: it.meta.Stream, StreamSeq: it.meta.Sequence.Stream, HeaderSigned: it.headerSigned})
 	if err != nil {
 		c.refused(ctx, it, err)
 		return
