@@ -70,11 +70,16 @@ func devNATSSeed(home string, role natsauth.Role) string {
 // of its own (none from the environment or the config file): every verb
 // finds the dev engine's NATS with no flags, as the role the verb needs.
 func withDevCredential(o ingest.ConnOptions, home string, role natsauth.Role) ingest.ConnOptions {
-	if o.CredsFile != "" || o.NKeyFile != "" || o.User != "" || o.Token != "" {
+	if hasCredential(o) {
 		return o
 	}
 	o.NKeyFile = devNATSSeed(home, role)
 	return o
+}
+
+// hasCredential: o carries a credential of its own (environment or config).
+func hasCredential(o ingest.ConnOptions) bool {
+	return o.CredsFile != "" || o.NKeyFile != "" || o.User != "" || o.Token != ""
 }
 
 // engineConnOptions are what every engine connection adds: replies on

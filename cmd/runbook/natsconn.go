@@ -25,7 +25,12 @@ func (g *globals) connectNATS(ctx context.Context, role natsauth.Role) (*nats.Co
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := ingest.Connect(withDevCredential(opts, g.homeDir(), role))
+	return dialJetStream(withDevCredential(opts, g.homeDir(), role), url)
+}
+
+// dialJetStream connects with opts and opens JetStream on the connection.
+func dialJetStream(opts ingest.ConnOptions, url string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := ingest.Connect(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w\nIs `runbook dev` running? Or pass --nats-url / RUNBOOK_NATS_URL", url, err)
 	}
@@ -47,23 +52,14 @@ func (g *globals) connectPublisher(name string) (*nats.Conn, jetstream.JetStream
 	if err != nil {
 		return nil, nil, err
 	}
-	if opts.CredsFile == "" && opts.NKeyFile == "" && opts.User == "" && opts.Token == "" {
+	if !hasCredential(opts) {
 		seed := natsauth.PublisherSeedFile(devNATSUsersDir(g.homeDir()), name)
 		if _, err := os.Stat(seed); err != nil {
 			return nil, nil, fmt.Errorf("--publisher %s: no credential configured and no dev seed %s (is it in events.publishers?)", name, seed)
 		}
 		opts.NKeyFile = seed
 	}
-	nc, err := ingest.Connect(opts)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w", g.resolved().NATS, err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return nc, js, nil
+	return dialJetStream(opts, g.resolved().NATS)
 }
 
 // natsConn is how this process reaches NATS: the effective URL and the

@@ -54,6 +54,8 @@ func (d Delivery) Message() string {
 		return ""
 	}
 	seq := strconv.FormatUint(d.StreamSeq, 10)
+	// "BREACH" is ingest.StreamBreach, which this package cannot import
+	// (ingest imports breach).
 	if d.Stream == "" || d.Stream == "BREACH" {
 		return seq
 	}
